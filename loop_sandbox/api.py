@@ -1,0 +1,114 @@
+"""The Loop API server: create export, get export, plus the /_sandbox/ control routes."""
+
+from __future__ import annotations
+
+import orjson
+
+from loop_sandbox import control
+from loop_sandbox.fault_actions import apply_common
+from loop_sandbox.httpcore import BaseHandler, Incoming
+from loop_sandbox.render import RenderSpec
+from loop_sandbox.validation import BadRequest, parse_export_request
+
+CREATE_PATH = "/api/v1/report/export"
+POLL_PREFIX = "/api/v1/report/exports/"
+
+
+class ApiHandler(BaseHandler):
+    """Handles ``api.intheloop.io``-style requests."""
+
+    def recorded(self, path: str) -> bool:
+        return not path.startswith(control.PREFIX)
+
+    def route(self, req: Incoming) -> None:
+        if req.path.startswith(control.PREFIX):
+            control.handle(self, req)
+        elif req.path == CREATE_PATH:
+            if req.method != "POST":
+                self.send_error_json(405, f"Use POST for {CREATE_PATH}")
+            else:
+                self.create(req)
+        elif req.path.startswith(POLL_PREFIX) and "/" not in req.path[len(POLL_PREFIX) :]:
+            if req.method not in ("GET", "HEAD"):
+                self.send_error_json(405, "Use GET to read an export")
+            else:
+                self.poll(req, req.path[len(POLL_PREFIX) :])
+        else:
+            self.send_error_json(404, f"No route for {req.method} {req.path}")
+
+    def refused(self, req: Incoming) -> bool:
+        """Auth, account and impersonation checks; True when already answered."""
+        cfg = self.server.app.config
+        auth = req.headers.get("authorization")
+        if not auth:
+            self.send_error_json(401, "Missing Authorization header", "MissingToken")
+            return True
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or token.strip() != cfg.token:
+            self.send_error_json(401, "Invalid or revoked API token", "InvalidToken")
+            return True
+        if not cfg.account_verified:
+            self.send_error_json(451, None, "AccountNotVerified")
+            return True
+        if cfg.forbidden:
+            self.send_error_json(403, None, "Forbidden")
+            return True
+        user = req.headers.get("x-impersonate-user")
+        if user and user not in cfg.allowed_impersonation:
+            self.send_error_json(
+                403, f"Impersonating {user!r} is not allowed", "ImpersonationNotAllowed"
+            )
+            return True
+        return False
+
+    def create(self, req: Incoming) -> None:
+        app = self.server.app
+        fault = app.faults.take("create")
+        if apply_common(self, fault) or self.refused(req):
+            return
+        cfg = app.config
+        ctype = req.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            self.send_error_json(cfg.bad_content_type_status, None, "UnsupportedMediaType")
+            return
+        try:
+            body = orjson.loads(req.body)
+        except orjson.JSONDecodeError:
+            self.send_error_json(400, "Request body is not valid JSON", "InvalidJson")
+            return
+        try:
+            args = parse_export_request(body, cfg.max_range_days)
+        except BadRequest as exc:
+            self.send_error_json(400, exc.message, exc.code)
+            return
+        spec = RenderSpec(
+            **args, rows_per_day=cfg.rows_per_day, seed=cfg.seed, drift_after=cfg.drift_after
+        )
+        extra = float(fault.get("seconds", 1)) if fault and fault.kind == "slow" else 0.0
+        user = req.headers.get("x-impersonate-user") or None
+        record = app.store.create(spec, cfg.processing_seconds + extra, user)
+        self.note(export_id=record.id)
+        self.send_json(200, record.result())
+
+    def poll(self, req: Incoming, export_id: str) -> None:
+        app = self.server.app
+        fault = app.faults.take("poll")
+        if apply_common(self, fault) or self.refused(req):
+            return
+        cfg = app.config
+        record = app.store.get(export_id)
+        if record is None:
+            status = cfg.unknown_export_status
+            code = "ExportNotFound" if status == 404 else "InvalidExportId"
+            self.send_error_json(status, f"Export {export_id!r} not found", code)
+            return
+        self.note(export_id=record.id)
+        if fault is not None and fault.kind == "failed":
+            app.store.fail(record)
+        elif fault is not None and fault.kind == "expired":
+            app.store.expire(record)
+        elif fault is not None and fault.kind == "status_literal":
+            value = fault.get("value", fault.get("status", "PendingOrExpired"))
+            self.send_json(200, {"id": record.id, "status": value, "url": None})
+            return
+        self.send_json(200, app.store.poll(record, cfg.url_ttl_seconds, cfg.reissue_expired_urls))

@@ -1,0 +1,89 @@
+"""Command line: ``python -m loop_sandbox [options]``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+import orjson
+
+from loop_sandbox.sandbox import Sandbox
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m loop_sandbox",
+        description="Fake Loop report-export API (and download host) on 127.0.0.1.",
+    )
+    p.add_argument("--port", type=int, default=0, help="API port (0 = free port)")
+    p.add_argument("--download-port", type=int, default=0, help="download host port (0 = free)")
+    p.add_argument("--token", default="test-token", help="accepted bearer token")
+    p.add_argument("--processing-seconds", type=float, default=2.0)
+    p.add_argument("--rows-per-day", type=int, default=96)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--url-ttl", type=float, default=600, help="signed URL lifetime, seconds")
+    p.add_argument("--max-range-days", type=float, default=None)
+    p.add_argument("--drift-after", type=int, default=None, help="epoch s: add sentimentScore")
+    p.add_argument(
+        "--allow-impersonation",
+        action="append",
+        default=None,
+        metavar="EMAIL",
+        help="allowed X-Impersonate-User value (repeatable; default boss@example.com)",
+    )
+    p.add_argument(
+        "--reissue-expired-urls",
+        action="store_true",
+        help="a poll after URL expiry returns Completed with a fresh URL",
+    )
+    p.add_argument("--unknown-export-status", type=int, choices=(400, 404), default=404)
+    p.add_argument("--workdir", default=None, help="where rendered results go (default tmp)")
+    p.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Start the sandbox, print one JSON line with its URLs, serve until SIGINT/SIGTERM."""
+    args = parse_args(argv)
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    sandbox = Sandbox(
+        token=args.token,
+        processing_seconds=args.processing_seconds,
+        url_ttl_seconds=args.url_ttl,
+        rows_per_day=args.rows_per_day,
+        seed=args.seed,
+        allowed_impersonation=(
+            {"boss@example.com"} if args.allow_impersonation is None else args.allow_impersonation
+        ),
+        max_range_days=args.max_range_days,
+        drift_after=args.drift_after,
+        port=args.port,
+        download_port=args.download_port,
+        workdir=args.workdir,
+        log=None if args.quiet else log,
+        reissue_expired_urls=args.reissue_expired_urls,
+        unknown_export_status=args.unknown_export_status,
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    sandbox.start()
+    try:
+        info = {
+            "api_url": sandbox.api_url,
+            "download_url_base": sandbox.download_url_base,
+            "token": args.token,
+        }
+        sys.stdout.write(orjson.dumps(info).decode() + "\n")
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            pass
+    finally:
+        sandbox.stop()
+    return 0

@@ -1,0 +1,82 @@
+"""Sandbox options: an immutable snapshot, replaced as a whole when changed."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from loop_sandbox.rows import slot_params
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Behaviour options of a running sandbox (see docs/sandbox.md)."""
+
+    token: str = "test-token"
+    processing_seconds: float = 0.2
+    url_ttl_seconds: float = 600
+    rows_per_day: int = 96
+    seed: int = 0
+    allowed_impersonation: frozenset[str] = frozenset({"boss@example.com"})
+    max_range_days: float | None = None
+    drift_after: int | None = None
+    account_verified: bool = True
+    forbidden: bool = False
+    unknown_export_status: int = 404
+    bad_content_type_status: int = 415
+    reissue_expired_urls: bool = False
+    download_host: str = "127.0.0.1"
+
+    def updated(self, **options: Any) -> SandboxConfig:
+        """A copy with ``options`` applied; ValueError on unknown names or bad values."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(options) - names)
+        if unknown:
+            raise ValueError(f"unknown option(s): {', '.join(unknown)}")
+        if "allowed_impersonation" in options:
+            options["allowed_impersonation"] = _as_set(options["allowed_impersonation"])
+        new = dataclasses.replace(self, **options)
+        new.validate()
+        return new
+
+    def validate(self) -> None:
+        """Raise ValueError when an option has an impossible value."""
+        if not isinstance(self.token, str):
+            raise ValueError("token must be a string")
+        _number(self.processing_seconds, "processing_seconds")
+        _number(self.url_ttl_seconds, "url_ttl_seconds")
+        slot_params(self.rows_per_day)
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ValueError("seed must be an integer")
+        if self.max_range_days is not None:
+            _number(self.max_range_days, "max_range_days")
+        if self.drift_after is not None and not isinstance(self.drift_after, int):
+            raise ValueError("drift_after must be epoch seconds (int) or null")
+        if self.unknown_export_status not in (400, 404):
+            raise ValueError("unknown_export_status must be 400 or 404")
+        if self.bad_content_type_status not in (400, 415):
+            raise ValueError("bad_content_type_status must be 400 or 415")
+        for flag in ("account_verified", "forbidden", "reissue_expired_urls"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{flag} must be a boolean")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able view (sets become sorted lists)."""
+        out = dataclasses.asdict(self)
+        out["allowed_impersonation"] = sorted(self.allowed_impersonation)
+        return out
+
+
+def _as_set(value: Iterable[str] | str | None) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if isinstance(value, str):
+        return frozenset({value})
+    return frozenset(value)
+
+
+def _number(value: Any, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"{name} must be a non-negative number")

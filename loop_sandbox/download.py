@@ -1,0 +1,117 @@
+"""The download host: serves ``/RF_<id>?Expires&Signature&Key-Pair-Id`` result files."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from loop_sandbox.fault_actions import apply_common
+from loop_sandbox.faults import Fault
+from loop_sandbox.httpcore import BaseHandler, Incoming
+from loop_sandbox.render import Rendering
+
+PATH_RE = re.compile(r"/RF_([0-9A-Za-z_-]+)")
+RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)")
+GARBAGE = b'\x00<<this is not JSON>>{"oops": [1, 2'
+TWO_AUTH = (
+    "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
+    "Signature query string parameter or the Authorization header should be specified"
+)
+
+
+class DownloadHandler(BaseHandler):
+    """Checks the signed URL (and that no Authorization header came along), then streams."""
+
+    def route(self, req: Incoming) -> None:
+        app = self.server.app
+        if req.method not in ("GET", "HEAD"):
+            self.send_error_json(405, "Only GET and HEAD are allowed", "MethodNotAllowed")
+            return
+        match = PATH_RE.fullmatch(req.path)
+        if not match:  # stray paths neither consume faults nor find anything
+            self.send_error_json(404, "The specified key does not exist.", "NoSuchKey")
+            return
+        fault = app.faults.take("download")
+        if apply_common(self, fault):
+            return
+        if "authorization" in req.headers:
+            self.note(note="authorization header sent to the download host")
+            self.send_error_json(400, TWO_AUTH, "InvalidArgument")
+            return
+        problem = app.signer.check(req.path, req.query, time.time())
+        if problem is not None:
+            self.send_error_json(403, problem[1], problem[0])
+            return
+        record = app.store.get(match.group(1))
+        if record is None:
+            self.send_error_json(404, "The specified key does not exist.", "NoSuchKey")
+            return
+        if fault is not None and fault.kind == "expire_url":
+            app.store.expire_url(record, str(fault.get("then", "fresh")))
+            self.send_error_json(403, "Request has expired", "Expired")
+            return
+        cfg = app.config
+        signature = req.query["Signature"][0]
+        reason = app.store.download_check(
+            record, signature, cfg.url_ttl_seconds, cfg.reissue_expired_urls
+        )
+        if reason is not None:
+            self.send_error_json(403, f"Request has {reason}", "Expired")
+            return
+        self.stream(req, record.rendering, f"RF_{record.id}", fault)
+
+    def stream(self, req: Incoming, item: Rendering, name: str, fault: Fault | None) -> None:
+        """Send the file (or a byte range of it), applying body faults."""
+        size = item.size
+        offset, length, status = 0, size, 200
+        headers = {"Accept-Ranges": "bytes"}
+        wanted = RANGE_RE.fullmatch(req.headers.get("range", "").strip())
+        if wanted and (wanted.group(1) or wanted.group(2)):
+            first, last = wanted.groups()
+            if first:
+                offset = int(first)
+                end = min(int(last), size - 1) if last else size - 1
+            else:  # suffix range: the last N bytes
+                offset, end = max(size - int(last), 0), size - 1
+            if offset >= size or end < offset:
+                self.send_error_json(
+                    416,
+                    "Requested range not satisfiable",
+                    "InvalidRange",
+                    {"Content-Range": f"bytes */{size}"},
+                )
+                return
+            length, status = end - offset + 1, 206
+            headers["Content-Range"] = f"bytes {offset}-{end}/{size}"
+        kind = fault.kind if fault is not None else None
+        sent_length = length
+        if kind == "invalid_json":
+            sent_length = length // 2 + len(GARBAGE)
+        ext = "xlsx" if item.spec.result_format == "Xlsx" else "json"
+        headers["Content-Disposition"] = f'attachment; filename="{name}.{ext}"'
+        self.send_response(status)
+        self.send_header("Content-Type", item.content_type)
+        self.send_header("Content-Length", str(sent_length))
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if req.method == "HEAD":
+            return
+        with open(item.path, "rb") as f:
+            if kind == "invalid_json":
+                self._send(f, offset, length // 2)
+                self.wfile.write(GARBAGE)
+            elif kind == "truncate":
+                self._send(f, offset, int(length * float(fault.get("fraction", 0.5))))  # type: ignore[union-attr]
+                self.reset(graceful=True)
+            elif kind == "delay":  # delay with after_fraction: stall mid-body
+                part = int(length * float(fault.get("after_fraction", 0.5)))  # type: ignore[union-attr]
+                self._send(f, offset, part)
+                time.sleep(float(fault.get("seconds", 1)))  # type: ignore[union-attr]
+                self._send(f, offset + part, length - part)
+            else:
+                self._send(f, offset, length)
+
+    def _send(self, f, offset: int, count: int) -> None:
+        if count > 0:
+            self.connection.sendfile(f, offset, count)

@@ -1,0 +1,142 @@
+"""Discovery: infer the report stream's schema and keys from a sample export.
+
+With a catalog (``--catalog``, as Meltano passes one) the catalog's schema and keys are
+used as they are. Without one, a sample export over the last ``schema_sample_days``
+(ending at ``end_date`` or now) is created with the configured filters, and up to
+``schema_sample_rows`` of its rows are read, streamed like any download, to infer the
+schema. No token, or an empty sample: the tap's own fields only, with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import typing as t
+from pathlib import Path
+
+from tap_loop.client import Downloader, LoopApi, RetryPolicy
+from tap_loop.errors import ExportFailed, RangeTooLarge
+from tap_loop.export import ExportLifecycle
+from tap_loop.rows import iter_json_rows
+from tap_loop.schema import build_schema, choose_keys
+from tap_loop.schema_infer import SchemaInferrer
+from tap_loop.settings import Settings, SettingsError, load_settings
+from tap_loop.windows import Window, to_epoch
+
+if t.TYPE_CHECKING:
+    from tap_loop.tap import TapLoop
+
+LOGGER = logging.getLogger("tap_loop.discovery")
+
+
+def discover_schema(tap: TapLoop) -> tuple[dict[str, t.Any], list[str]]:
+    """The stream's schema and key properties (see the module docstring)."""
+    catalog = tap.input_catalog
+    entry = catalog.get_stream("report") if catalog else None
+    if entry is not None:
+        return entry.schema.to_dict(), list(entry.key_properties or [])
+    settings = tap.__dict__.get("settings")
+    if settings is None:
+        try:
+            settings = load_settings(tap.config, require_token=False)
+        except SettingsError as exc:
+            LOGGER.warning("Settings are incomplete (%s): discovery without a sample", exc)
+            return build_schema(None, _overrides(tap.config)), _keys(tap.config)
+    if not settings.api_token:
+        LOGGER.warning(
+            "No api_token: the schema holds only the tap's own fields and the 'schema' "
+            "setting. Set api_token so discovery can infer Loop's fields from a sample."
+        )
+        schema = build_schema(None, settings.schema_overrides)
+        return schema, choose_keys(schema, settings.primary_keys, set())
+    rows = sample_rows(settings, tap.run_started)
+    inferrer = SchemaInferrer()
+    never_null: set[str] | None = None
+    for row in rows:
+        inferrer.add(row)
+        present = {name for name, value in row.items() if value is not None}
+        never_null = present if never_null is None else never_null & present
+    if never_null is None:
+        LOGGER.warning(
+            "The sample export had no rows: the schema holds only the tap's own fields "
+            "and the 'schema' setting; fields will be added as they appear (schema drift)."
+        )
+        inferred = None
+    else:
+        inferred = inferrer.schema()
+        LOGGER.info(
+            "Inferred %d field(s) from %d sample row(s)",
+            len(inferred.get("properties", {})), len(rows),
+        )
+    schema = build_schema(inferred, settings.schema_overrides)
+    return schema, choose_keys(schema, settings.primary_keys, never_null or set())
+
+
+def sample_rows(settings: Settings, now: t.Any) -> list[dict[str, t.Any]]:
+    """Up to ``schema_sample_rows`` rows of one export over the sample period."""
+    end = to_epoch(settings.end_date or now)
+    windows = [Window(max(end - settings.schema_sample_seconds, 0), end)]
+    if settings.window_seconds < settings.schema_sample_seconds:
+        windows.append(Window(end - settings.window_seconds, end))
+    work_dir = Path(tempfile.mkdtemp(prefix="tap-loop-discovery-"))
+    retry = RetryPolicy(
+        max_retries=settings.max_request_retries,
+        max_wait_seconds=settings.max_retry_wait_seconds,
+        backoff_base_seconds=min(1.0, settings.poll_interval_seconds),
+    )
+    lifecycle = ExportLifecycle(
+        LoopApi(
+            settings.api_url,
+            settings.api_token,
+            impersonate_user=settings.impersonate_user,
+            timeout_seconds=settings.request_timeout_seconds,
+            retry=retry,
+        ),
+        Downloader(timeout_seconds=settings.request_timeout_seconds, retry=retry),
+        settings,
+        work_dir=work_dir,
+    )
+    try:
+        for window in windows:
+            LOGGER.info("Discovery: sampling the export of %s to infer the schema", window)
+            try:
+                done = lifecycle.produce(window)
+            except (ExportFailed, RangeTooLarge) as exc:
+                LOGGER.warning("Sample export of %s failed (%s)", window, exc)
+                continue
+            return _first_rows(done.path, settings)
+        LOGGER.warning("No sample export could be made: discovery without a sample")
+        return []
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _first_rows(path: Path, settings: Settings) -> list[dict[str, t.Any]]:
+    limit = settings.schema_sample_rows
+    rows: list[dict[str, t.Any]] = []
+    if settings.result_format == "xlsx":
+        from tap_loop.xlsx_rows import iter_xlsx_rows
+
+        source: t.Iterable[dict[str, t.Any]] = iter_xlsx_rows(path)
+        for row in source:
+            rows.append(row)
+            if len(rows) >= limit:
+                break
+        return rows
+    with path.open("rb") as handle:
+        for row in iter_json_rows(handle):
+            rows.append(row)
+            if len(rows) >= limit:
+                break
+    return rows
+
+
+def _overrides(config: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    value = config.get("schema")
+    return value if isinstance(value, dict) else {}
+
+
+def _keys(config: t.Mapping[str, t.Any]) -> list[str]:
+    value = config.get("primary_keys")
+    return list(value) if isinstance(value, list) else []

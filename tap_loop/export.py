@@ -1,0 +1,308 @@
+"""The export lifecycle: create, poll (status mapping), download.
+
+One :class:`ExportLifecycle` turns a :class:`~tap_loop.windows.Window` into a result file
+on local disk. It owns every rule about Loop's asynchronous export:
+
+- create: ``POST /api/v1/report/export`` with the window and the filters;
+- poll: first status check after ``poll_interval_seconds``, then every interval;
+  ``Completed`` → download; ``Failed``/``Expired`` → create again (bounded by
+  ``max_export_attempts``); any other value (``PendingOrExpired``, unknown) → not ready;
+- download: stream the pre-signed URL to a temp file with no credentials; a URL that was
+  refused → poll for a fresh one; an export that expired → create again;
+- give up after ``export_timeout_seconds`` of waiting or when attempts run out, with an
+  :class:`~tap_loop.errors.ExportFailed` the caller may answer by splitting the window.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import tempfile
+import threading
+import time
+import typing as t
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tap_loop.client import Downloader, LoopApi
+from tap_loop.errors import (
+    ExportFailed,
+    ExportNotFound,
+    LoopApiError,
+    LoopTapError,
+    RangeTooLarge,
+    UrlExpired,
+)
+from tap_loop.redaction import safe_url
+from tap_loop.settings import Settings
+from tap_loop.windows import Window
+
+LOGGER = logging.getLogger("tap_loop.export")
+
+
+class ExportStatus(enum.Enum):
+    """Loop's export states, with every undocumented value folded into NOT_READY."""
+
+    PROCESSING = "Processing"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    EXPIRED = "Expired"
+    NOT_READY = "NotReady"
+
+    @classmethod
+    def from_api(cls, raw: t.Any) -> ExportStatus:
+        """Map Loop's ``status``; unknown or pending-like values are never "done"."""
+        text = str(raw or "").strip().lower()
+        return _STATUS_MAP.get(text, cls.NOT_READY)
+
+
+_STATUS_MAP = {
+    "processing": ExportStatus.PROCESSING,
+    "completed": ExportStatus.COMPLETED,
+    "failed": ExportStatus.FAILED,
+    "expired": ExportStatus.EXPIRED,
+}
+
+
+@dataclass
+class ExportState:
+    """What Loop last said of one export."""
+
+    export_id: str
+    status: ExportStatus
+    raw_status: str
+    url: str | None
+
+
+@dataclass
+class CompletedExport:
+    """A window whose result sits in a local file, ready to be read."""
+
+    window: Window
+    export_id: str
+    path: Path
+    size: int
+    seconds: float
+    url: str | None = None
+    downloads: int = 1
+    extracted_at: str = field(default="")
+
+
+class Cancelled(LoopTapError):
+    """The sync is stopping; background work ends early."""
+
+
+class ExportLifecycle:
+    """Create, poll and download exports for windows, with Loop's rules (see module doc)."""
+
+    def __init__(
+        self,
+        api: LoopApi,
+        downloader: Downloader,
+        settings: Settings,
+        *,
+        work_dir: Path | None = None,
+        cancel: threading.Event | None = None,
+        clock: t.Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.api = api
+        self.downloader = downloader
+        self.settings = settings
+        self.work_dir = work_dir or Path(tempfile.gettempdir())
+        self.cancel = cancel or threading.Event()
+        self.clock = clock
+        self.suffix = ".xlsx" if settings.result_format == "xlsx" else ".json"
+
+    # -- create ---------------------------------------------------------------------------
+    def create(self, window: Window) -> str:
+        """Create an export for ``window``; return its id."""
+        answer = self.api.create_export(self.settings.export_body(window.start, window.end))
+        export_id = answer.get("id") or answer.get("reportId")
+        if not export_id:
+            raise LoopApiError(
+                "POST /api/v1/report/export", 200, "the answer carries no export id"
+            )
+        return str(export_id)
+
+    # -- poll -----------------------------------------------------------------------------
+    def status(self, export_id: str) -> ExportState:
+        """One status check."""
+        answer = self.api.get_export(export_id)
+        raw = answer.get("status")
+        return ExportState(
+            export_id=str(answer.get("id") or export_id),
+            status=ExportStatus.from_api(raw),
+            raw_status=str(raw),
+            url=answer.get("url") or None,
+        )
+
+    def wait(self, export_id: str, window: Window, *, first_wait: bool = True) -> ExportState:
+        """Poll until the export is no longer processing or the timeout passes."""
+        interval = self.settings.poll_interval_seconds
+        deadline = self.clock() + self.settings.export_timeout_seconds
+        if first_wait:
+            self._sleep(interval)
+        while True:
+            state = self.status(export_id)
+            if state.status is ExportStatus.COMPLETED and not state.url:
+                LOGGER.info("Export %s reads Completed without a url; polling again", export_id)
+            elif state.status not in (ExportStatus.PROCESSING, ExportStatus.NOT_READY):
+                return state
+            elif state.status is ExportStatus.NOT_READY:
+                LOGGER.info(
+                    "Export %s reports status %r: treated as not ready yet",
+                    export_id, state.raw_status,
+                )
+            if self.clock() + interval > deadline:
+                raise ExportFailed(
+                    f"Export {export_id} for window {window} was still "
+                    f"{state.raw_status!r} after {self.settings.export_timeout_seconds:g} s "
+                    "('export_timeout_seconds'). What to do: raise export_timeout_seconds, "
+                    "or lower window_days so each export is smaller."
+                )
+            self._sleep(interval)
+
+    # -- download -------------------------------------------------------------------------
+    def download(self, url: str, export_id: str) -> tuple[Path, int]:
+        """Stream the result at ``url`` into a new temp file; return (path, bytes)."""
+        if self.cancel.is_set():
+            raise Cancelled("sync stopping")
+        handle = tempfile.NamedTemporaryFile(
+            prefix=f"loop-{export_id}-", suffix=self.suffix, dir=self.work_dir, delete=False
+        )
+        path = Path(handle.name)
+        try:
+            with handle:
+                size = self.downloader.download(url, handle)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return path, size
+
+    # -- the whole lifecycle ----------------------------------------------------------------
+    def produce(
+        self,
+        window: Window,
+        *,
+        resume_id: str | None = None,
+        on_created: t.Callable[[Window, str], None] | None = None,
+    ) -> CompletedExport:
+        """Create (or resume), wait for and download the export of ``window``.
+
+        Raises :class:`ExportFailed` (splittable) when attempts run out or the export
+        timed out, :class:`RangeTooLarge` when Loop refuses the window's size, and
+        :class:`LoopApiError` for errors that need the user (401, 403, 451, ...).
+        """
+        began = self.clock()
+        attempts = 0
+        export_id = resume_id
+        failures: list[str] = []
+        while True:
+            if self.cancel.is_set():
+                raise Cancelled("sync stopping")
+            resumed = export_id is not None
+            if export_id is None:
+                attempts += 1
+                if attempts > self.settings.max_export_attempts:
+                    raise ExportFailed(
+                        f"Export of window {window} did not complete after "
+                        f"{self.settings.max_export_attempts} attempts "
+                        f"({'; '.join(failures)}). What to do: retry later, or lower "
+                        "window_days so each export is smaller."
+                    )
+                export_id = self.create(window)
+                if on_created is not None:
+                    on_created(window, export_id)
+                LOGGER.info("Created export %s for window %s", export_id, window)
+            try:
+                state = self.wait(export_id, window, first_wait=not resumed)
+            except ExportNotFound:
+                LOGGER.info("Export %s is unknown to Loop; creating a new one", export_id)
+                if not resumed:
+                    failures.append(f"{export_id}: unknown id")
+                export_id = None
+                continue
+            if state.status is ExportStatus.COMPLETED and state.url:
+                try:
+                    path, size = self.download(state.url, export_id)
+                except UrlExpired as exc:
+                    LOGGER.info("Result URL no longer valid (%s); polling for a new one", exc)
+                    state = self._fresh_state(export_id, window)
+                    if state is None:
+                        failures.append(f"{export_id}: URL expired")
+                        export_id = None
+                        continue
+                    try:
+                        path, size = self.download(state.url or "", export_id)
+                    except UrlExpired:
+                        failures.append(f"{export_id}: fresh URL refused")
+                        export_id = None
+                        continue
+                return CompletedExport(
+                    window=window,
+                    export_id=export_id,
+                    path=path,
+                    size=size,
+                    seconds=self.clock() - began,
+                    url=state.url,
+                )
+            failures.append(f"{export_id}: {state.raw_status}")
+            LOGGER.info(
+                "Export %s for window %s is %s; creating it again",
+                export_id, window, state.raw_status,
+            )
+            export_id = None
+
+    def refetch(self, done: CompletedExport) -> CompletedExport | None:
+        """Download ``done``'s export again (its file was unreadable).
+
+        Tries the same URL, then a fresh URL from a new status check. Returns None when
+        the export is gone (expired or failed): the caller then produces the window anew.
+        """
+        done.path.unlink(missing_ok=True)
+        urls = [done.url] if done.url else []
+        for attempt in range(2):
+            if attempt == 1 or not urls:
+                state = self._fresh_state(done.export_id, done.window)
+                if state is None:
+                    return None
+                urls = [state.url]
+            try:
+                path, size = self.download(urls[0] or "", done.export_id)
+            except UrlExpired as exc:
+                LOGGER.info("Result URL no longer valid (%s)", exc)
+                continue
+            return CompletedExport(
+                window=done.window,
+                export_id=done.export_id,
+                path=path,
+                size=size,
+                seconds=done.seconds,
+                url=urls[0],
+                downloads=done.downloads + 1,
+            )
+        return None
+
+    def _fresh_state(self, export_id: str, window: Window) -> ExportState | None:
+        """Poll once more for a Completed export with a (new) URL; None if it is gone."""
+        try:
+            state = self.wait(export_id, window, first_wait=False)
+        except ExportNotFound:
+            return None
+        if state.status is ExportStatus.COMPLETED and state.url:
+            LOGGER.info("Got a fresh result URL for export %s: %s", export_id, safe_url(state.url))
+            return state
+        return None
+
+    def _sleep(self, seconds: float) -> None:
+        if self.cancel.wait(max(0.0, seconds)):
+            raise Cancelled("sync stopping")
+
+
+__all__ = [
+    "CompletedExport",
+    "ExportLifecycle",
+    "ExportState",
+    "ExportStatus",
+    "RangeTooLarge",
+]

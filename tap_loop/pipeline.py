@@ -1,0 +1,175 @@
+"""Exports in flight: several windows created and polled at once, results handed out in order.
+
+:class:`ExportPipeline` runs one background job per window (at most ``max_in_flight``
+windows started and not yet consumed, which also bounds the temp files on disk) and
+yields each window's result strictly in window order. A window whose export keeps
+failing is split in two halves, recursively, down to ``min_window_seconds``; the halves
+are yielded in order too, so the caller's bookmark only ever passes whole sub-windows.
+When Loop answers 429 the number in flight halves, and grows back by one after a quiet
+period.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import typing as t
+
+from tap_loop.errors import ExportFailed, RangeTooLarge
+from tap_loop.export import Cancelled, CompletedExport, ExportLifecycle
+from tap_loop.windows import Window
+
+LOGGER = logging.getLogger("tap_loop.pipeline")
+QUIET_PERIOD_SECONDS = 60.0
+
+
+class _Job:
+    """One planned window's background work and its ordered output."""
+
+    def __init__(self, window: Window) -> None:
+        self.window = window
+        self.output: queue.Queue[tuple[str, t.Any]] = queue.Queue()
+        self.thread: threading.Thread | None = None
+
+
+class ExportPipeline:
+    """Produce windows' results concurrently; hand them out in window order."""
+
+    def __init__(
+        self,
+        lifecycle: ExportLifecycle,
+        windows: list[Window],
+        *,
+        max_in_flight: int,
+        min_window_seconds: int,
+        resume: dict[tuple[int, int], str] | None = None,
+        on_created: t.Callable[[Window, str], None] | None = None,
+        on_abandoned: t.Callable[[Window], None] | None = None,
+        on_idle: t.Callable[[], None] | None = None,
+        clock: t.Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.lifecycle = lifecycle
+        self.jobs = [_Job(window) for window in windows]
+        self.max_in_flight = max(1, max_in_flight)
+        self.limit = self.max_in_flight
+        self.min_window_seconds = min_window_seconds
+        self.resume = dict(resume or {})
+        self.on_created = on_created
+        self.on_abandoned = on_abandoned
+        self.on_idle = on_idle
+        self.clock = clock
+        self.started = 0
+        self.consumed = 0
+        self._lock = threading.Lock()
+        self._last_429 = -1e18
+        self._last_change = -1e18
+        self.rate_limit_events = 0
+
+    # -- rate limiting ---------------------------------------------------------------------
+    def rate_limited(self) -> None:
+        """Called (from any thread) when Loop answers 429: halve the number in flight."""
+        with self._lock:
+            now = self.clock()
+            self.rate_limit_events += 1
+            self._last_429 = now
+            if self.limit > 1 and now - self._last_change > 2.0:
+                old, self.limit = self.limit, max(1, self.limit // 2)
+                self._last_change = now
+                LOGGER.warning(
+                    "Loop answered 429 Too Many Requests: exports in flight lowered %d -> %d",
+                    old, self.limit,
+                )
+
+    def _maybe_raise_limit(self) -> None:
+        with self._lock:
+            now = self.clock()
+            if (
+                self.limit < self.max_in_flight
+                and now - self._last_429 > QUIET_PERIOD_SECONDS
+                and now - self._last_change > QUIET_PERIOD_SECONDS
+            ):
+                old, self.limit = self.limit, self.limit + 1
+                self._last_change = now
+                LOGGER.info("No 429 for a while: exports in flight raised %d -> %d", old, self.limit)
+
+    # -- scheduling -----------------------------------------------------------------------
+    def _top_up(self) -> None:
+        self._maybe_raise_limit()
+        while self.started < len(self.jobs) and self.started - self.consumed < self.limit:
+            job = self.jobs[self.started]
+            job.thread = threading.Thread(
+                target=self._run, args=(job,), name=f"loop-export-{self.started}", daemon=True
+            )
+            job.thread.start()
+            self.started += 1
+
+    def _run(self, job: _Job) -> None:
+        try:
+            self._produce_tree(job, job.window)
+        except BaseException as exc:  # handed to the consumer, raised in order
+            job.output.put(("error", exc))
+        else:
+            job.output.put(("end", None))
+
+    def _produce_tree(self, job: _Job, window: Window) -> None:
+        try:
+            done = self.lifecycle.produce(
+                window,
+                resume_id=self.resume.pop((window.start, window.end), None),
+                on_created=self.on_created,
+            )
+        except (ExportFailed, RangeTooLarge) as exc:
+            if isinstance(exc, ExportFailed) and not exc.splittable:
+                raise
+            if window.seconds // 2 < self.min_window_seconds:
+                raise ExportFailed(
+                    f"Giving up on window {window}, the smallest allowed "
+                    f"('min_window_minutes'): {exc}",
+                    splittable=False,
+                ) from None
+            LOGGER.warning("Splitting window %s in two halves after: %s", window, exc)
+            if self.on_abandoned is not None:
+                self.on_abandoned(window)
+            for half in window.halves():
+                self._produce_tree(job, half)
+            return
+        job.output.put(("part", done))
+
+    def results(self) -> t.Iterator[CompletedExport]:
+        """Every window's (or sub-window's) result, in window order."""
+        for index, job in enumerate(self.jobs):
+            self._top_up()
+            while True:
+                try:
+                    kind, payload = job.output.get(timeout=0.2)
+                except queue.Empty:
+                    if self.on_idle is not None:
+                        self.on_idle()
+                    self._top_up()
+                    continue
+                if kind == "part":
+                    yield payload
+                elif kind == "end":
+                    break
+                else:
+                    raise payload
+            self.consumed = index + 1
+
+    def close(self) -> None:
+        """Stop background jobs and delete result files nobody will read."""
+        self.lifecycle.cancel.set()
+        for job in self.jobs[: self.started]:
+            if job.thread is not None:
+                job.thread.join(timeout=5)
+            while True:
+                try:
+                    kind, payload = job.output.get_nowait()
+                except queue.Empty:
+                    break
+                if kind == "part":
+                    payload.path.unlink(missing_ok=True)
+
+
+__all__ = ["Cancelled", "ExportPipeline"]

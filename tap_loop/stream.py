@@ -1,0 +1,309 @@
+"""The ``report`` stream: Loop exports, window by window, with a crash-safe bookmark.
+
+State contract (``bookmarks.report``):
+
+- ``replication_key_value`` is the end of the last window all of whose rows have been
+  emitted. It only moves after a window's last row, followed at once by a STATE message.
+  Rows carry their window's end as ``_loop_window_end`` but the SDK's per-row bookmark
+  update is switched off, so its periodic STATE (every ``STATE_MSG_FREQUENCY`` rows) can
+  never publish a window end before that window is complete (meltano/sdk#1165).
+- ``exports_in_flight`` maps ``"<start>/<end>"`` (epoch seconds) to the id of an export
+  created but not yet fully emitted; a later run polls it instead of creating a new one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import tempfile
+import threading
+import typing as t
+from pathlib import Path
+
+from singer_sdk import Stream
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.mapper import SameRecordTransform
+
+from tap_loop.client import Downloader, LoopApi, RetryPolicy
+from tap_loop.errors import DownloadError, LoopTapError
+from tap_loop.export import CompletedExport, ExportLifecycle
+from tap_loop.output import LoopMessageWriter
+from tap_loop.pipeline import ExportPipeline
+from tap_loop.rows import InvalidExport, iter_json_rows
+from tap_loop.schema import SchemaTracker
+from tap_loop.settings import Settings, parse_datetime
+from tap_loop.windows import Window, plan_windows, to_epoch, to_iso
+
+if t.TYPE_CHECKING:
+    from tap_loop.tap import TapLoop
+
+LOGGER = logging.getLogger("tap_loop.stream")
+WINDOW_START = "_loop_window_start"
+WINDOW_END = "_loop_window_end"
+EXPORT_ID = "_loop_export_id"
+IN_FLIGHT = "exports_in_flight"
+MAX_INVALID_DOWNLOADS = 3
+
+
+class ReportStream(Stream):
+    """Rows of Loop's raw analytics export, plus the window and export they came from."""
+
+    name = "report"
+    replication_key = WINDOW_END
+    is_sorted = True
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE  # rows go out as Loop sent them
+
+    def __init__(self, tap: TapLoop, schema: dict[str, t.Any], keys: list[str] | None) -> None:
+        super().__init__(tap, schema=schema, name=self.name)
+        self._keys = list(keys or [])
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, str] = {}
+        self._in_flight_dirty = False
+        self._tracker: SchemaTracker | None = None
+
+    @property
+    def primary_keys(self) -> list[str]:
+        return self._keys
+
+    @primary_keys.setter
+    def primary_keys(self, value: list[str] | None) -> None:
+        self._keys = list(value or [])
+
+    @property
+    def settings(self) -> Settings:
+        return t.cast("TapLoop", self._tap).settings
+
+    # -- state ----------------------------------------------------------------------------
+    def get_replication_key_signpost(self, context: t.Any = None) -> None:
+        """No signpost: the bookmark is set per window by this stream, never per row."""
+        return None
+
+    def _increment_stream_state(self, latest_record: t.Any, *, context: t.Any = None) -> None:
+        """Disabled on purpose: see the module docstring (meltano/sdk#1165)."""
+
+    def _bookmark(self) -> int | None:
+        value = self.stream_state.get("replication_key_value")
+        if value in (None, ""):
+            return None
+        try:
+            return to_epoch(parse_datetime(value))
+        except (TypeError, ValueError) as exc:
+            raise LoopTapError(
+                f"The state's bookmark {value!r} (bookmarks.report.replication_key_value) is "
+                "not an ISO 8601 date-time. What to do: fix it, or clear the state "
+                "(meltano state clear) to start again from start_date."
+            ) from exc
+
+    def _flush_in_flight(self) -> None:
+        """Write a STATE carrying the current exports in flight (bookmark unchanged)."""
+        with self._lock:
+            if not self._in_flight_dirty:
+                return
+            self._in_flight_dirty = False
+            snapshot = dict(self._in_flight)
+        state = self.stream_state
+        if snapshot:
+            state[IN_FLIGHT] = snapshot
+        else:
+            state.pop(IN_FLIGHT, None)
+        self._emit_state()
+
+    def _emit_state(self) -> None:
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    def _export_created(self, window: Window, export_id: str) -> None:
+        with self._lock:
+            self._in_flight[f"{window.start}/{window.end}"] = export_id
+            self._in_flight_dirty = True
+
+    def _export_abandoned(self, window: Window) -> None:
+        with self._lock:
+            if self._in_flight.pop(f"{window.start}/{window.end}", None) is not None:
+                self._in_flight_dirty = True
+
+    def _window_done(self, window: Window, previous: int | None) -> int:
+        """Advance the bookmark past ``window`` (never backwards) and write a STATE."""
+        bookmark = max(previous or window.end, window.end)
+        state = self.stream_state
+        state["replication_key"] = self.replication_key
+        state["replication_key_value"] = to_iso(bookmark)
+        self._export_abandoned(window)
+        self._in_flight_dirty = True
+        self._flush_in_flight()
+        return bookmark
+
+    # -- planning -------------------------------------------------------------------------
+    def plan(self, now: dt.datetime) -> list[Window]:
+        """The windows this run exports: [bookmark − lookback, end] or [start_date, end]."""
+        settings = self.settings
+        end = to_epoch(settings.end_date or now)
+        start = to_epoch(settings.start_date)
+        bookmark = self._bookmark()
+        if bookmark is not None:
+            start = max(start, bookmark - settings.lookback_seconds)
+        return plan_windows(start, end, settings.window_seconds)
+
+    def _saved_exports(self) -> dict[tuple[int, int], str]:
+        saved = self.stream_state.get(IN_FLIGHT) or {}
+        resume: dict[tuple[int, int], str] = {}
+        if isinstance(saved, dict):
+            for key, export_id in saved.items():
+                try:
+                    start, end = (int(part) for part in str(key).split("/"))
+                except ValueError:
+                    continue
+                resume[(start, end)] = str(export_id)
+                self._in_flight[str(key)] = str(export_id)
+        return resume
+
+    # -- records --------------------------------------------------------------------------
+    def get_records(self, context: t.Any) -> t.Iterable[dict[str, t.Any]]:
+        """Rows of every window, in window order; a STATE after each window."""
+        tap = t.cast("TapLoop", self._tap)
+        settings = self.settings
+        run_started = tap.run_started
+        windows = self.plan(run_started)
+        resume = self._saved_exports()
+        bookmark = self._bookmark()
+        self._tracker = SchemaTracker(self)
+        if not windows:
+            LOGGER.info("Nothing to export: the bookmark is already at end_date")
+            self._emit_state()
+            return
+        LOGGER.info(
+            "Exporting %s .. %s in %d window(s) of %g day(s), up to %d in flight",
+            windows[0].start_iso, windows[-1].end_iso, len(windows),
+            settings.window_seconds / 86400, settings.max_concurrent_exports,
+        )
+        work_dir = Path(tempfile.mkdtemp(prefix="tap-loop-"))
+        cancel = threading.Event()
+        pipeline: ExportPipeline | None = None
+        retry = RetryPolicy(
+            max_retries=settings.max_request_retries,
+            max_wait_seconds=settings.max_retry_wait_seconds,
+            backoff_base_seconds=min(1.0, settings.poll_interval_seconds),
+            sleep=lambda seconds: None if cancel.wait(seconds) else None,
+        )
+        api = LoopApi(
+            settings.api_url,
+            settings.api_token,
+            impersonate_user=settings.impersonate_user,
+            timeout_seconds=settings.request_timeout_seconds,
+            retry=retry,
+            on_rate_limited=lambda: pipeline.rate_limited() if pipeline else None,
+        )
+        lifecycle = ExportLifecycle(
+            api,
+            Downloader(timeout_seconds=settings.request_timeout_seconds, retry=retry),
+            settings,
+            work_dir=work_dir,
+            cancel=cancel,
+        )
+        pipeline = ExportPipeline(
+            lifecycle,
+            windows,
+            max_in_flight=settings.max_concurrent_exports,
+            min_window_seconds=settings.min_window_seconds,
+            resume=resume,
+            on_created=self._export_created,
+            on_abandoned=self._export_abandoned,
+            on_idle=self._flush_in_flight,
+        )
+        try:
+            for done in pipeline.results():
+                rows = yield from self._emit_window(lifecycle, done)
+                bookmark = self._window_done(done.window, bookmark)
+                LOGGER.info(
+                    "Window %s: export %s done in %.1f s, %d rows, %d bytes",
+                    done.window, done.export_id, done.seconds, rows, done.size,
+                )
+        finally:
+            pipeline.close()
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+    def _emit_window(
+        self, lifecycle: ExportLifecycle, done: CompletedExport
+    ) -> t.Generator[dict[str, t.Any], None, int]:
+        """Yield ``done``'s rows decorated with their origin; return how many."""
+        emitted = 0
+        invalid = 0
+        current = done
+        while True:
+            skip = emitted if current.export_id == done.export_id else 0
+            try:
+                for row in self._read_rows(current):
+                    if skip:
+                        skip -= 1
+                        continue
+                    if self._in_flight_dirty:
+                        self._flush_in_flight()
+                    yield row
+                    emitted += 1
+                current.path.unlink(missing_ok=True)
+                return emitted
+            except InvalidExport as exc:
+                invalid += 1
+                if invalid >= MAX_INVALID_DOWNLOADS:
+                    raise DownloadError(
+                        f"The export of window {done.window} was unreadable "
+                        f"{invalid} times ({exc}). What to do: run again later; the "
+                        "bookmark is kept before this window."
+                    ) from None
+                LOGGER.warning(
+                    "Export %s for window %s is unreadable after %d rows (%s); downloading "
+                    "it again", current.export_id, done.window, emitted, exc,
+                )
+                again = lifecycle.refetch(current)
+                if again is None:
+                    LOGGER.warning(
+                        "Export %s is gone; exporting window %s anew (rows already sent "
+                        "may come twice)", current.export_id, done.window,
+                    )
+                    again = lifecycle.produce(done.window, on_created=self._export_created)
+                current = again
+
+    def _read_rows(self, done: CompletedExport) -> t.Iterator[dict[str, t.Any]]:
+        window = done.window
+        start_iso, end_iso, export_id = window.start_iso, window.end_iso, done.export_id
+        tracker = self._tracker
+        with done.path.open("rb") as handle:
+            if self.settings.result_format == "xlsx":
+                from tap_loop.xlsx_rows import iter_xlsx_rows
+
+                handle.close()
+                source: t.Iterable[dict[str, t.Any]] = iter_xlsx_rows(done.path)
+            else:
+                source = iter_json_rows(handle)
+            for row in source:
+                row[WINDOW_START] = start_iso
+                row[WINDOW_END] = end_iso
+                row[EXPORT_ID] = export_id
+                if tracker is not None:
+                    tracker.observe(row)
+                yield row
+
+    # -- output ---------------------------------------------------------------------------
+    def _fast_records(self) -> bool:
+        writer = self._tap.message_writer
+        return (
+            isinstance(writer, LoopMessageWriter)
+            and len(self.stream_maps) == 1
+            and type(self.stream_maps[0]) is SameRecordTransform
+            and all(self.mask.values())
+        )
+
+    def _write_record_message(self, record: dict[str, t.Any]) -> None:
+        """Hot path: one buffered RECORD line; the SDK's general path when maps apply."""
+        fast = self.__dict__.get("_fast")
+        if fast is None:
+            fast = self.__dict__["_fast"] = self._fast_records()
+            self.__dict__["_extracted"] = dt.datetime.now(dt.timezone.utc).isoformat()
+        if fast:
+            t.cast("LoopMessageWriter", self._tap.message_writer).write_record(
+                self.name, record, self.__dict__["_extracted"]
+            )
+            self.state_manager.is_flushed = False
+        else:
+            super()._write_record_message(record)

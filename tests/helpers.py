@@ -1,0 +1,103 @@
+"""Test helpers: run tap-loop as a real process and read its Singer output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import typing as t
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TOKEN = "sandbox-token-5f1e"
+DAY = 86400
+EPOCH_2026_11_01 = 1_793_491_200  # 2026-11-01T00:00:00Z
+
+
+def iso(epoch: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc).isoformat()
+
+
+@dataclass
+class TapRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    messages: list[dict] = field(default_factory=list)
+
+    @property
+    def records(self) -> list[dict]:
+        return [m["record"] for m in self.messages if m["type"] == "RECORD"]
+
+    @property
+    def states(self) -> list[dict]:
+        return [m["value"] for m in self.messages if m["type"] == "STATE"]
+
+    @property
+    def schemas(self) -> list[dict]:
+        return [m for m in self.messages if m["type"] == "SCHEMA"]
+
+    @property
+    def last_state(self) -> dict | None:
+        return self.states[-1] if self.states else None
+
+    def bookmark(self, state: dict | None = None) -> str | None:
+        state = state if state is not None else self.last_state
+        return ((state or {}).get("bookmarks", {}).get("report", {}) or {}).get(
+            "replication_key_value"
+        )
+
+
+def parse_messages(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def tap_command(config: dict, state: dict | None = None, catalog: dict | None = None,
+                extra: t.Sequence[str] = ()) -> list[str]:
+    folder = Path(tempfile.mkdtemp(prefix="tap-loop-test-"))
+    (folder / "config.json").write_text(json.dumps(config))
+    command = [sys.executable, "-m", "tap_loop", "--config", str(folder / "config.json")]
+    if state is not None:
+        (folder / "state.json").write_text(json.dumps(state))
+        command += ["--state", str(folder / "state.json")]
+    if catalog is not None:
+        (folder / "catalog.json").write_text(json.dumps(catalog))
+        command += ["--catalog", str(folder / "catalog.json")]
+    return command + list(extra)
+
+
+def tap_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_LOOP_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def run_tap(config: dict, state: dict | None = None, catalog: dict | None = None,
+            extra: t.Sequence[str] = (), env: dict[str, str] | None = None,
+            timeout: float = 300) -> TapRun:
+    """Run the tap to completion and parse what it printed."""
+    done = subprocess.run(
+        tap_command(config, state, catalog, extra), capture_output=True, text=True,
+        timeout=timeout, env=tap_env(env), check=False,
+    )
+    messages = parse_messages(done.stdout) if "--about" not in extra else []
+    return TapRun(done.returncode, done.stdout, done.stderr, messages)
+
+
+def row_ids(records: t.Iterable[dict]) -> list[str]:
+    return [r["id"] for r in records]
+
+
+def discover(config: dict, env: dict[str, str] | None = None) -> dict:
+    """Run ``tap-loop --discover`` and return the catalog it printed."""
+    done = subprocess.run(
+        tap_command(config, extra=["--discover"]), capture_output=True, text=True,
+        timeout=300, env=tap_env(env), check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)

@@ -1,0 +1,731 @@
+"""Schema inference, merging and the drift guard (tap_loop.schema_infer)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import random
+from decimal import Decimal
+from typing import Any
+
+import jsonschema
+import pytest
+
+from tap_loop.schema_infer import (
+    SchemaGuard,
+    SchemaInferrer,
+    _fits,
+    describe_changes,
+    infer_schema,
+    is_date,
+    is_date_time,
+    json_type,
+    merge_schemas,
+)
+
+NULL = "null"
+
+
+def nullable(*types: str, **extra: Any) -> dict[str, Any]:
+    """A property schema: the types plus null."""
+    return {"type": [*types, NULL], **extra}
+
+
+def obj(**props: Any) -> dict[str, Any]:
+    return {"type": "object", "properties": props}
+
+
+def _is_rfc3339(value: Any) -> bool:
+    """Independent date-time oracle for jsonschema: fromisoformat with a required zone."""
+    if not isinstance(value, str):
+        return True  # formats only constrain strings
+    if len(value) < 20 or value[10] not in "Tt":
+        return False
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return False
+    return parsed.tzinfo is not None
+
+
+def _is_plain_date(value: Any) -> bool:
+    if not isinstance(value, str):
+        return True
+    if len(value) != 10:
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+FORMATS = jsonschema.FormatChecker(formats=())
+FORMATS.checks("date-time")(_is_rfc3339)
+FORMATS.checks("date")(_is_plain_date)
+
+
+def assert_valid(
+    schema: dict[str, Any], rows: list[dict[str, Any]], check_schema: bool = True
+) -> None:
+    """Every row validates against the schema (Draft 2020-12, with the two formats)."""
+    if check_schema:  # the meta-schema check is slow: once per test is plenty
+        jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema, format_checker=FORMATS)
+    for row in rows:
+        errors = list(validator.iter_errors(row))
+        assert not errors, (row, [e.message for e in errors])
+
+
+# ----------------------------------------------------------------------------- inference
+
+
+def test_scalars_each_type_and_every_property_nullable() -> None:
+    rows = [{"s": "a", "i": 1, "f": 1.5, "d": Decimal("2.25"), "b": True, "n": None}]
+    assert infer_schema(rows) == obj(
+        s=nullable("string"),
+        i=nullable("integer"),
+        f=nullable("number"),
+        d=nullable("number"),
+        b=nullable("boolean"),
+        n={"type": "null"},
+    )
+
+
+def test_no_rows_gives_empty_properties() -> None:
+    assert infer_schema([]) == {"type": "object", "properties": {}}
+
+
+def test_nested_objects_recursive_and_nullable() -> None:
+    rows = [
+        {"meta": {"src": "web", "inner": {"depth": 1}}},
+        {"meta": {"src": None, "extra": True}},
+        {"meta": None},
+    ]
+    assert infer_schema(rows) == obj(
+        meta=nullable(
+            "object",
+            properties={
+                "src": nullable("string"),
+                "inner": nullable("object", properties={"depth": nullable("integer")}),
+                "extra": nullable("boolean"),
+            },
+        )
+    )
+
+
+def test_empty_object_has_empty_properties() -> None:
+    assert infer_schema([{"o": {}}]) == obj(o=nullable("object", properties={}))
+
+
+def test_arrays_of_scalars_objects_empty_and_nested() -> None:
+    rows = [
+        {
+            "tags": ["a", "b"],
+            "people": [{"email": "x@example.com"}, {"email": "y@example.com", "cc": True}],
+            "empty": [],
+            "grid": [[1, 2], [3.5]],
+            "mixed_items": [1, None],
+        },
+        {"tags": [], "people": [], "empty": [], "grid": [[]], "mixed_items": []},
+    ]
+    assert infer_schema(rows) == obj(
+        tags=nullable("array", items={"type": "string"}),
+        people=nullable(
+            "array",
+            items={
+                "type": "object",
+                "properties": {"email": nullable("string"), "cc": nullable("boolean")},
+            },
+        ),
+        empty=nullable("array", items={}),
+        grid=nullable("array", items={"type": "array", "items": {"type": "number"}}),
+        mixed_items=nullable("array", items={"type": ["integer", "null"]}),
+    )
+
+
+def test_empty_array_items_refined_by_later_rows() -> None:
+    assert infer_schema([{"a": []}, {"a": [1]}]) == obj(
+        a=nullable("array", items={"type": "integer"})
+    )
+
+
+def test_null_or_missing_makes_nullable_null_only_field() -> None:
+    rows = [{"a": 1, "b": None}, {"b": None}, {"a": None, "c": "x"}]
+    assert infer_schema(rows) == obj(
+        a=nullable("integer"), b={"type": "null"}, c=nullable("string")
+    )
+
+
+def test_integer_and_number_widen_to_number() -> None:
+    rows = [{"x": 1}, {"x": 2.5}, {"x": Decimal("3.1")}]
+    assert infer_schema(rows) == obj(x=nullable("number"))
+    assert infer_schema([{"x": [1, 2.0]}]) == obj(x=nullable("array", items={"type": "number"}))
+
+
+def test_bool_is_not_integer() -> None:
+    assert infer_schema([{"x": True}, {"x": False}]) == obj(x=nullable("boolean"))
+    assert infer_schema([{"x": True}, {"x": 1}]) == obj(x=nullable("integer", "boolean"))
+    assert infer_schema([{"x": 1.5}, {"x": False}]) == obj(x=nullable("number", "boolean"))
+
+
+def test_string_mixes_are_type_lists_string_first() -> None:
+    rows = [{"a": 1, "b": "x", "c": {"k": 1}, "d": [1]}, {"a": "1", "b": 2.5, "c": "s", "d": "s"}]
+    assert infer_schema(rows) == obj(
+        a=nullable("string", "integer"),
+        b=nullable("string", "number"),
+        c=nullable("string", "object", properties={"k": nullable("integer")}),
+        d=nullable("string", "array", items={"type": "integer"}),
+    )
+
+
+def test_other_mixes_are_type_lists() -> None:
+    rows = [{"a": {"k": 1}}, {"a": 7}, {"a": [True]}, {"a": False}]
+    assert infer_schema(rows) == obj(
+        a=nullable(
+            "object",
+            "array",
+            "integer",
+            "boolean",
+            properties={"k": nullable("integer")},
+            items={"type": "boolean"},
+        )
+    )
+
+
+def test_date_time_and_date_formats() -> None:
+    rows = [
+        {
+            "ts": "2026-11-01T12:00:00Z",
+            "day": "2026-11-01",
+            "naive": "2026-11-01T12:00:00",
+            "spaced": "2026-11-01 12:00:00Z",
+        },
+        {
+            "ts": "2026-11-01T12:00:00.123456+02:00",
+            "day": "2024-02-29",
+            "naive": "2026-11-01T13:00:00",
+            "spaced": None,
+        },
+        {"ts": "2026-11-01t12:00:00.5-05:30", "day": None},
+    ]
+    assert infer_schema(rows) == obj(
+        ts=nullable("string", format="date-time"),
+        day=nullable("string", format="date"),
+        naive=nullable("string"),
+        spaced=nullable("string"),
+    )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["2026-11-01T12:00:00Z", "not a date"],
+        ["2026-11-01T12:00:00Z", "2026-11-01"],
+        ["2026-11-01", "2026-11-01T12:00:00Z"],
+        ["2026-11-01", ""],
+        ["2026-02-30", "2026-11-01"],
+    ],
+)
+def test_mixed_formats_drop_the_format(values: list[str]) -> None:
+    assert infer_schema([{"v": v} for v in values]) == obj(v=nullable("string"))
+
+
+def test_format_kept_beside_other_types_and_in_items() -> None:
+    rows = [{"v": "2026-11-01T12:00:00Z", "l": ["2026-11-01"]}, {"v": 5, "l": ["2026-11-02"]}]
+    assert infer_schema(rows) == obj(
+        v=nullable("string", "integer", format="date-time"),
+        l=nullable("array", items={"type": "string", "format": "date"}),
+    )
+
+
+def test_field_names_kept_exactly_and_first_seen_order() -> None:
+    rows = [
+        {"Zeta": 1, "émoji 🎉": "x", "with space": None},
+        {"alpha": 2, "Zeta": 3, "ZETA": 4, "nested": {"b": 1}},
+        {"nested": {"a": 2, "b": 3}, "émoji 🎉": "y"},
+    ]
+    schema = infer_schema(rows)
+    assert list(schema["properties"]) == [
+        "Zeta",
+        "émoji 🎉",
+        "with space",
+        "alpha",
+        "ZETA",
+        "nested",
+    ]
+    assert list(schema["properties"]["nested"]["properties"]) == ["b", "a"]
+
+
+def test_deterministic_and_type_order_independent_of_value_order() -> None:
+    rows = [{"a": 1, "b": {"x": "s"}}, {"a": "s", "b": 3}]
+    first = json.dumps(infer_schema(rows))
+    assert json.dumps(infer_schema(copy.deepcopy(rows))) == first
+    assert infer_schema(rows[::-1])["properties"]["a"] == infer_schema(rows)["properties"]["a"]
+
+
+def test_incremental_inferrer_matches_and_counts() -> None:
+    rows = [{"a": 1}, {"b": [1.5]}, {"a": "x"}]
+    inferrer = SchemaInferrer()
+    for row in rows:
+        inferrer.add(row)
+    assert inferrer.rows == 3
+    assert inferrer.schema() == infer_schema(rows)
+    first = inferrer.schema()
+    first["properties"]["a"]["type"].append("boolean")  # a new dict each call
+    assert inferrer.schema() == infer_schema(rows)
+
+
+def test_non_json_values_and_rows_are_refused() -> None:
+    with pytest.raises(TypeError, match="not a JSON value: datetime"):
+        infer_schema([{"a": dt.datetime(2026, 1, 1)}])
+    with pytest.raises(TypeError, match="must be a JSON object"):
+        SchemaInferrer().add([1, 2])  # type: ignore[arg-type]
+
+
+def test_json_type() -> None:
+    assert [json_type(v) for v in (None, True, 1, 1.0, Decimal("1"), "", {}, [], ())] == [
+        "null", "boolean", "integer", "number", "number", "string", "object", "array", "array",
+    ]  # fmt: skip
+
+    class Sub(int):
+        pass
+
+    assert json_type(Sub(3)) == "integer"
+    with pytest.raises(TypeError):
+        json_type(object())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-01T12:00:00Z", True),
+        ("2026-11-01t12:00:00z", True),
+        ("2026-11-01T12:00:00+02:00", True),
+        ("2026-11-01T12:00:00-23:59", True),
+        ("2026-11-01T12:00:00.1Z", True),
+        ("2026-11-01T12:00:00.123456789+05:30", True),
+        ("2024-02-29T23:59:59Z", True),
+        ("2000-02-29T00:00:00Z", True),
+        ("2026-11-01T12:00:00", False),  # naive: zone unknown
+        ("2026-11-01 12:00:00Z", False),
+        ("2026-11-01T12:00Z", False),
+        ("2026-11-01T24:00:00Z", False),
+        ("2026-11-01T12:60:00Z", False),
+        ("2026-11-01T12:00:60Z", False),  # leap second: Python cannot parse it
+        ("2026-11-01T12:00:00.Z", False),
+        ("2026-11-01T12:00:00+24:00", False),
+        ("2026-11-01T12:00:00+0100", False),
+        ("2026-11-01T12:00:00ZZ", False),
+        ("2026-02-29T00:00:00Z", False),
+        ("1900-02-29T00:00:00Z", False),
+        ("2026-04-31T00:00:00Z", False),
+        ("2026-13-01T00:00:00Z", False),
+        ("\u0662\u0660\u0662\u0666-11-01T12:00:00Z", False),  # non-ASCII digits
+        ("2026-11-01T12:00:00.\u0661Z", False),  # ARABIC-INDIC DIGIT ONE
+        ("20261101T120000Z", False),
+        ("", False),
+        ("x" * 25, False),
+    ],
+)
+def test_is_date_time(text: str, expected: bool) -> None:
+    assert is_date_time(text) is expected
+    assert is_date_time(text) is expected  # second call answers from the cache
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-01", True),
+        ("2024-02-29", True),
+        ("2026-12-31", True),
+        ("2026-02-29", False),
+        ("2026-11-31", False),
+        ("2026-00-10", False),
+        ("2026-11-1", False),
+        ("2026/11/01", False),
+        ("2026-11-01T", False),
+        ("26-11-01", False),
+        ("", False),
+    ],
+)
+def test_is_date(text: str, expected: bool) -> None:
+    assert is_date(text) is expected
+    assert is_date(text) is expected
+
+
+def test_inferred_schema_validates_its_rows() -> None:
+    rows = [
+        {"a": 1, "b": "2026-11-01T12:00:00Z", "c": [{"x": 1}, None], "d": Decimal("1.5")},
+        {"a": "x", "b": None, "c": [], "d": 2, "e": {"f": [True, 1]}},
+    ]
+    assert_valid(infer_schema(rows), rows)
+
+
+# ------------------------------------------------------------------------------- merging
+
+
+def test_merge_types_widen() -> None:
+    assert merge_schemas({"type": "integer"}, {"type": ["number", "null"]}) == nullable("number")
+    assert merge_schemas({"type": "boolean"}, {"type": "integer"}) == {
+        "type": ["integer", "boolean"]
+    }
+    assert merge_schemas({"type": "integer"}, {"type": "string"}) == {"type": ["string", "integer"]}
+    assert merge_schemas({"type": ["string"]}, {"type": ["string"]}) == {"type": "string"}
+
+
+def test_merge_formats() -> None:
+    dt_s = {"type": "string", "format": "date-time"}
+    assert merge_schemas(dt_s, dt_s) == dt_s
+    assert merge_schemas(dt_s, {"type": "string", "format": "date"}) == {"type": "string"}
+    assert merge_schemas(dt_s, {"type": "string"}) == {"type": "string"}
+    assert merge_schemas(dt_s, {"type": "null"}) == nullable("string", format="date-time")
+    assert merge_schemas({"type": "integer"}, dt_s) == {
+        "type": ["string", "integer"],
+        "format": "date-time",
+    }
+
+
+def test_merge_properties_union_in_order() -> None:
+    a = obj(x=nullable("integer"), y=nullable("string"))
+    b = obj(z=nullable("boolean"), x=nullable("number"))
+    assert merge_schemas(a, b) == obj(
+        x=nullable("number"), y=nullable("string"), z=nullable("boolean")
+    )
+
+
+def test_merge_free_form_object_and_any_absorb() -> None:
+    typed = nullable("object", properties={"k": nullable("integer")})
+    assert merge_schemas(typed, {"type": "object"}) == nullable("object")
+    assert merge_schemas({"type": "integer"}, {}) == {}
+    assert merge_schemas({"description": "anything"}, {"type": "integer"}) == {
+        "description": "anything"
+    }
+    assert merge_schemas(
+        nullable("array", items={"type": "integer"}), {"type": "array", "items": {}}
+    ) == nullable("array", items={})
+
+
+def test_merge_items_and_one_sided_parts() -> None:
+    a = nullable("array", items={"type": "integer"})
+    b = {"type": "array", "items": {"type": ["string", "null"]}}
+    assert merge_schemas(a, b) == nullable("array", items={"type": ["string", "integer", "null"]})
+    c = {"type": "object", "properties": {"k": {"type": "string"}}}
+    assert merge_schemas({"type": "integer"}, c) == {
+        "type": ["object", "integer"],
+        "properties": {"k": {"type": "string"}},
+    }
+
+
+def test_merge_keywords_and_required_and_no_aliasing() -> None:
+    a = {"type": "object", "properties": {"k": {"type": "string"}}, "required": ["k", "j"]}
+    b = {"type": "object", "properties": {}, "required": ["j"], "description": "B"}
+    merged = merge_schemas(a, b)
+    assert merged == {
+        "description": "B",
+        "required": ["j"],
+        "type": "object",
+        "properties": {"k": {"type": "string"}},
+    }
+    merged["properties"]["k"]["type"] = "integer"
+    assert a["properties"]["k"] == {"type": "string"}
+
+
+def _random_value(rng: random.Random, depth: int = 0) -> Any:
+    kinds = ["null", "bool", "int", "float", "dec", "str", "dt", "date"]
+    if depth < 3:
+        kinds += ["obj", "arr"]
+    kind = rng.choice(kinds)
+    if kind == "null":
+        return None
+    if kind == "bool":
+        return rng.random() < 0.5
+    if kind == "int":
+        return rng.randint(-5, 5)
+    if kind == "float":
+        return rng.choice([0.5, -1.25, 3.0])
+    if kind == "dec":
+        return Decimal("1.5")
+    if kind == "str":
+        return rng.choice(["", "a", "ü", "2026-11-01T10:00:00"])
+    if kind == "dt":
+        return rng.choice(["2026-11-01T10:00:00Z", "2026-11-01T10:00:00.5+01:00"])
+    if kind == "date":
+        return "2026-11-0" + str(rng.randint(1, 9))
+    if kind == "obj":
+        return {rng.choice("abcd"): _random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))}
+    return [_random_value(rng, depth + 1) for _ in range(rng.randint(1, 3))]
+
+
+def _random_row(rng: random.Random) -> dict[str, Any]:
+    return {rng.choice("pqrstu"): _random_value(rng) for _ in range(rng.randint(0, 5))}
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_merge_of_inferred_halves_equals_inference_of_all(seed: int) -> None:
+    rng = random.Random(seed)
+    rows = [_random_row(rng) for _ in range(rng.randint(1, 12))]
+    cut = rng.randint(0, len(rows))
+    merged = merge_schemas(infer_schema(rows[:cut]), infer_schema(rows[cut:]))
+    assert_valid(merged, rows)
+    # Equal except where an array was seen only empty on one side (its items: any).
+    assert json.dumps(merged, sort_keys=True) == json.dumps(
+        infer_schema(rows), sort_keys=True
+    ) or '"items": {}' in json.dumps(merged)
+
+
+# --------------------------------------------------------------------------------- guard
+
+BASE_ROWS = [
+    {
+        "id": 1,
+        "score": 1.5,
+        "flag": True,
+        "name": "a",
+        "at": "2026-11-01T12:00:00Z",
+        "day": "2026-11-01",
+        "tags": ["x"],
+        "meta": {"src": "web", "ids": [1, 2]},
+        "people": [{"email": "p@example.com"}],
+        "gone": None,
+    },
+    {"id": 2, "score": Decimal("2.5"), "name": None, "tags": [], "meta": {"src": None}},
+]
+
+
+def guard() -> SchemaGuard:
+    return SchemaGuard(infer_schema(BASE_ROWS))
+
+
+def test_check_accepts_inferred_rows_and_common_variants() -> None:
+    g = guard()
+    assert all(g.check(r) for r in BASE_ROWS)
+    assert g.check({})
+    assert g.check({"score": 3})  # an int is a number
+    assert g.check({"meta": {}, "people": [], "tags": ["y", "z"]})
+    assert g.check({"at": "2026-11-01T12:00:00.25+01:00", "day": None})
+    assert g.check({"meta": None, "people": None, "gone": None})
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"new": 1},
+        {"meta": {"src": "web", "other": 1}},
+        {"people": [{"email": "p@example.com", "cc": True}]},
+        {"id": "one"},
+        {"id": True},  # bool is not integer
+        {"id": 1.0},  # a float is not an integer
+        {"flag": 1},
+        {"score": "1.5"},
+        {"name": 5},
+        {"tags": [1]},
+        {"tags": [None]},  # items are not nullable unless seen null
+        {"tags": "x"},
+        {"meta": []},
+        {"meta": {"ids": [1.5]}},
+        {"at": "2026-11-01"},
+        {"at": "yesterday"},
+        {"day": "2026-11-01T12:00:00Z"},
+        {"gone": 0},
+        {"id": dt.datetime(2026, 1, 1)},  # not JSON: never fits
+    ],
+)
+def test_check_rejects_drift(row: dict[str, Any]) -> None:
+    g = guard()
+    assert g.check(row) is False
+    assert _fits(g.schema, row) is False
+
+
+def test_check_subclasses_go_the_slow_way() -> None:
+    class MyStr(str):
+        pass
+
+    class MyDict(dict):
+        pass
+
+    g = guard()
+    assert g.check({"name": MyStr("a"), "meta": MyDict(src="s")})
+    assert not g.check({"meta": MyDict(bad=1)})
+
+
+def test_widen_new_top_level_field() -> None:
+    g = guard()
+    before = g.schema
+    row = {"id": 3, "sentiment": {"score": 0.5}}
+    assert g.new_fields(row) == ["sentiment"]
+    new = g.widen(row)
+    assert new["properties"]["sentiment"] == nullable(
+        "object", properties={"score": nullable("number")}
+    )
+    assert list(new["properties"])[-1] == "sentiment"
+    assert {k: v for k, v in new["properties"].items() if k != "sentiment"} == before["properties"]
+    assert g.check(row)
+    assert g.schema == new
+
+
+def test_widen_new_nested_fields() -> None:
+    g = guard()
+    row = {"meta": {"src": "x", "thread": {"depth": 2}}, "people": [{"email": "a", "cc": True}]}
+    assert g.new_fields(row) == ["meta.thread", "people[].cc"]
+    new = g.widen(row)
+    assert new["properties"]["meta"]["properties"]["thread"] == nullable(
+        "object", properties={"depth": nullable("integer")}
+    )
+    assert new["properties"]["people"]["items"]["properties"]["cc"] == nullable("boolean")
+    assert new["properties"]["meta"]["properties"]["ids"] == nullable(
+        "array", items={"type": "integer"}
+    )  # untouched by the empty/missing parts of the row
+    assert g.check(row)
+
+
+def test_widen_int_to_string_keeps_integer() -> None:
+    g = guard()
+    new = g.widen({"id": "msg-3"})
+    assert new["properties"]["id"] == nullable("string", "integer")
+    assert g.check({"id": 4}) and g.check({"id": "msg-5"})
+
+
+def test_widen_null_where_non_null() -> None:
+    g = SchemaGuard({"type": "object", "properties": {"n": {"type": "integer"}}})
+    assert g.check({"n": 1}) and not g.check({"n": None})
+    assert g.widen({"n": None}) == obj(n=nullable("integer"))
+
+
+def test_widen_array_item_type_change_and_null_items() -> None:
+    g = guard()
+    new = g.widen({"tags": ["y", 2, None]})
+    assert new["properties"]["tags"] == nullable(
+        "array", items={"type": ["string", "integer", "null"]}
+    )
+    new = g.widen({"meta": {"ids": [2.5]}})
+    assert new["properties"]["meta"]["properties"]["ids"]["items"] == {"type": "number"}
+
+
+def test_widen_format_violation_drops_format() -> None:
+    g = guard()
+    new = g.widen({"at": "soon", "day": "2026-11-01T12:00:00Z"})
+    assert new["properties"]["at"] == nullable("string")
+    assert new["properties"]["day"] == nullable("string")
+
+
+def test_widen_type_change_to_object_and_array() -> None:
+    g = guard()
+    new = g.widen({"name": {"first": "A"}, "flag": [1]})
+    assert new["properties"]["name"] == nullable(
+        "string", "object", properties={"first": nullable("string")}
+    )
+    assert new["properties"]["flag"] == nullable("array", "boolean", items={"type": "integer"})
+
+
+def test_widen_of_fitting_row_changes_nothing() -> None:
+    g = guard()
+    before = g.schema
+    assert g.widen(BASE_ROWS[0]) == before
+    assert g.changes(BASE_ROWS[0]) == [] and g.new_fields(BASE_ROWS[0]) == []
+
+
+def test_widen_refuses_non_json_and_keeps_guard() -> None:
+    g = guard()
+    before = g.schema
+    with pytest.raises(TypeError):
+        g.widen({"new": object()})
+    assert g.schema == before
+
+
+def test_changes_describe_what_widening_does() -> None:
+    g = guard()
+    row = {"id": "x", "at": "later", "n": 1, "meta": {"deep": [1]}}
+    assert g.changes(row) == [
+        "'id': integer|null -> string|integer|null",
+        "'at': string|null (date-time) -> string|null",
+        "new field 'meta.deep': array|null",
+        "new field 'n': integer|null",
+    ]
+    assert describe_changes(g.schema, g.widened(row)) == g.changes(row)
+    assert g.check(BASE_ROWS[0])  # widened() left the guard alone
+
+
+def test_pinned_mode_unknown_fields_and_drop() -> None:
+    g = SchemaGuard(obj(a=nullable("integer"), b=nullable("string")))
+    row = {"z": 1, "a": 1, "c": {"d": 1}}
+    assert g.known_fields == frozenset({"a", "b"})
+    assert g.unknown_fields(row) == ["z", "c"]
+    kept = g.drop_unknown(row)
+    assert kept == {"a": 1} and g.check(kept)
+    assert row == {"z": 1, "a": 1, "c": {"d": 1}}
+
+
+def test_guard_owns_its_schema() -> None:
+    schema = infer_schema(BASE_ROWS)
+    g = SchemaGuard(schema)
+    schema["properties"].clear()
+    assert g.check(BASE_ROWS[0])
+    out = g.schema
+    out["properties"].clear()
+    assert g.check(BASE_ROWS[0]) and g.schema["properties"]
+    widened = g.widen({"q": 1})
+    widened["properties"].clear()
+    assert g.check({"q": 2})
+
+
+def test_user_schema_forms() -> None:
+    g = SchemaGuard(
+        {
+            "type": "object",
+            "properties": {
+                "free": {"type": "object"},  # free-form object: any keys
+                "anything": {},
+                "any_of": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
+                "list": {"type": "array"},  # no items: any items
+                "email": {"type": "string", "format": "email"},  # not enforced
+                "bool_schema": True,
+            },
+        }
+    )
+    row = {
+        "free": {"x": [1, {"y": None}]},
+        "anything": [1],
+        "any_of": {"k": 1},
+        "list": [1, "a", None],
+        "email": "not an email",
+        "bool_schema": 3,
+    }
+    assert g.check(row)
+    assert g.widen(row) == g.schema
+    assert not g.check({"other": 1})
+    assert SchemaGuard({"type": "object"}).check({"x": 1})
+    assert SchemaGuard({"type": "object"}).unknown_fields({"x": 1}) == []
+
+
+def test_root_without_type_still_widens() -> None:
+    g = SchemaGuard({"properties": {"a": {"type": "integer"}}})
+    assert not g.check({"a": "s"})
+    g.widen({"a": "s"})
+    assert g.check({"a": "s"}) and g.check({"a": 1})
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_random_streams_widen_soundly(seed: int) -> None:
+    """Streaming random rows: after each widen the row fits, and so does every earlier row."""
+    rng = random.Random(seed)
+    rows = [_random_row(rng) for _ in range(rng.randint(1, 8))]
+    g = SchemaGuard(infer_schema(rows[: rng.randint(0, len(rows))]))
+    seen: list[dict[str, Any]] = []
+    for row in rows + [_random_row(rng) for _ in range(8)]:
+        schema = g.schema
+        fits = g.check(row)
+        assert fits is _fits(schema, row)  # compiled check == reference check
+        if not fits:
+            new = g.widen(row)
+            assert g.check(row)
+            assert all(g.check(old) for old in seen)
+            assert_valid(new, [*seen, row], check_schema=False)
+            assert_valid(merge_schemas(schema, new), [*seen, row], check_schema=False)
+        seen.append(row)
+    assert_valid(g.schema, seen)
+
+
+def test_decimal_validates_as_number_in_jsonschema() -> None:
+    assert_valid(obj(x=nullable("number")), [{"x": Decimal("1.25")}, {"x": 3}])

@@ -1,0 +1,172 @@
+"""The HTTP client offline (responses): retries, Retry-After, clear errors, no credentials
+to the download host, no redirects carrying the token."""
+
+from __future__ import annotations
+
+import email.utils
+import io
+import time
+
+import pytest
+import requests
+import responses
+
+from tap_loop.client import Downloader, LoopApi, RetryPolicy, parse_retry_after
+from tap_loop.errors import (
+    ExportNotFound,
+    LoopApiError,
+    RangeTooLarge,
+    RetriesExhausted,
+    UrlExpired,
+)
+
+API = "https://api.example.test"
+CREATE = f"{API}/api/v1/report/export"
+TOKEN = "secret-token-123"
+
+
+class Sleeps(list):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def api(sleeps: Sleeps, **kw) -> LoopApi:
+    policy = RetryPolicy(max_retries=kw.pop("max_retries", 4), max_wait_seconds=kw.pop("cap", 30),
+                         backoff_base_seconds=1, sleep=sleeps)
+    return LoopApi(API, TOKEN, retry=policy, **kw)
+
+
+@responses.activate
+def test_create_sends_bearer_impersonation_and_json():
+    responses.post(CREATE, json={"id": "e1", "status": "Processing", "url": None})
+    answer = api(Sleeps(), impersonate_user="boss@x.com").create_export({"start": 1, "end": 2})
+    assert answer["id"] == "e1"
+    sent = responses.calls[0].request
+    assert sent.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert sent.headers["X-Impersonate-User"] == "boss@x.com"
+    assert sent.headers["Content-Type"] == "application/json"
+
+
+@responses.activate
+def test_429_waits_retry_after_seconds_then_succeeds():
+    responses.post(CREATE, status=429, headers={"Retry-After": "7"}, json={"message": "slow"})
+    responses.post(CREATE, json={"id": "e1"})
+    sleeps = Sleeps()
+    limited = []
+    client = api(sleeps, on_rate_limited=lambda: limited.append(1))
+    assert client.create_export({})["id"] == "e1"
+    assert sleeps == [7.0] and limited == [1]
+
+
+@responses.activate
+def test_429_with_http_date_and_cap():
+    when = email.utils.formatdate(time.time() + 120, usegmt=True)
+    responses.post(CREATE, status=429, headers={"Retry-After": when})
+    responses.post(CREATE, json={"id": "e1"})
+    sleeps = Sleeps()
+    api(sleeps, cap=30).create_export({})
+    assert sleeps == [30]  # capped by max_wait_seconds
+
+
+def test_parse_retry_after_forms():
+    assert parse_retry_after("3") == 3
+    assert parse_retry_after("garbage") is None
+    future = email.utils.formatdate(time.time() + 60, usegmt=True)
+    assert 55 < parse_retry_after(future) <= 61
+
+
+@responses.activate
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_5xx_backs_off_with_jitter_and_is_bounded(status):
+    for _ in range(5):
+        responses.get(f"{API}/api/v1/report/exports/x", status=status)
+    sleeps = Sleeps()
+    with pytest.raises(RetriesExhausted, match="after 4 retries"):
+        api(sleeps).get_export("x")
+    assert len(sleeps) == 4
+    for retry, wait in enumerate(sleeps, start=1):
+        ceiling = 2 ** (retry - 1)
+        assert ceiling / 2 <= wait <= ceiling
+
+
+@responses.activate
+def test_connection_errors_are_retried():
+    responses.get(f"{API}/api/v1/report/exports/x", body=requests.ConnectionError("reset"))
+    responses.get(f"{API}/api/v1/report/exports/x", json={"id": "x", "status": "Completed"})
+    sleeps = Sleeps()
+    assert api(sleeps).get_export("x")["status"] == "Completed"
+    assert len(sleeps) == 1
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    ("status", "needle"),
+    [(400, "check the request settings"), (401, "check 'api_token'"),
+     (403, "check 'impersonate_user'"), (451, "must be verified")],
+)
+def test_fatal_statuses_name_status_call_message_and_advice(status, needle):
+    responses.post(CREATE, status=status, json={"message": "Nope from Loop", "code": "E42"})
+    with pytest.raises(LoopApiError) as caught:
+        api(Sleeps()).create_export({})
+    text = str(caught.value)
+    assert f"HTTP {status}" in text and "POST /api/v1/report/export" in text
+    assert "Nope from Loop" in text and needle in text and "E42" in text
+    assert TOKEN not in text
+    assert len(responses.calls) == 1  # not retried
+
+
+@responses.activate
+def test_range_too_large_and_not_found_are_typed():
+    responses.post(CREATE, status=400, json={"message": "Requested time range is too large"})
+    with pytest.raises(RangeTooLarge):
+        api(Sleeps()).create_export({})
+    responses.get(f"{API}/api/v1/report/exports/zz", status=404, json={"message": "no"})
+    with pytest.raises(ExportNotFound):
+        api(Sleeps()).get_export("zz")
+
+
+@responses.activate
+def test_redirects_are_not_followed():
+    responses.post(CREATE, status=302, headers={"Location": "https://evil.example/steal"})
+    with pytest.raises(LoopApiError, match="redirect to evil.example"):
+        api(Sleeps()).create_export({})
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_201_without_body_is_success():
+    responses.post(CREATE, status=201, body=b"")
+    assert api(Sleeps()).create_export({}) == {}
+
+
+URL = "https://files.example.test/RF_1?Expires=9999999999&Signature=SIGSECRET&Key-Pair-Id=K"
+
+
+@responses.activate
+def test_download_sends_no_credentials(tmp_path, monkeypatch):
+    (tmp_path / ".netrc").write_text("machine files.example.test login u password p\n")
+    monkeypatch.setenv("NETRC", str(tmp_path / ".netrc"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    responses.get(URL, body=b"[]")
+    sink = io.BytesIO()
+    assert Downloader(retry=RetryPolicy(sleep=Sleeps())).download(URL, sink) == 2
+    headers = responses.calls[0].request.headers
+    assert "Authorization" not in headers and "X-Impersonate-User" not in headers
+
+
+@responses.activate
+def test_download_refused_is_url_expired_and_redacted():
+    responses.get(URL, status=403, json={"message": "Request has expired"})
+    with pytest.raises(UrlExpired) as caught:
+        Downloader(retry=RetryPolicy(sleep=Sleeps())).download(URL, io.BytesIO())
+    assert "SIGSECRET" not in str(caught.value) and "Signature=***" in str(caught.value)
+
+
+@responses.activate
+def test_download_5xx_is_retried_then_succeeds():
+    responses.get(URL, status=503)
+    responses.get(URL, body=b"[1]")
+    sleeps = Sleeps()
+    sink = io.BytesIO()
+    Downloader(retry=RetryPolicy(sleep=sleeps)).download(URL, sink)
+    assert sink.getvalue() == b"[1]" and len(sleeps) == 1

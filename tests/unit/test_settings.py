@@ -1,0 +1,95 @@
+"""Config checks: every error names its setting; numbers may arrive as strings or Decimal."""
+
+from __future__ import annotations
+
+import decimal
+
+import pytest
+
+from tap_loop.settings import SettingsError, load_settings
+
+BASE = {"api_token": "t0ken-value", "start_date": "2026-11-01T00:00:00Z"}
+
+
+def settings(**extra):
+    return load_settings({**BASE, **extra})
+
+
+def errors(**extra) -> str:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**BASE, **extra})
+    return " | ".join(caught.value.errors)
+
+
+def test_defaults():
+    s = settings()
+    assert s.api_url == "https://api.intheloop.io"
+    assert s.timezone == "UTC"
+    assert s.window_seconds == 86400
+    assert s.lookback_seconds == 0
+    assert s.poll_interval_seconds == 10
+    assert s.export_timeout_seconds == 3600
+    assert s.max_concurrent_exports == 4
+    assert s.result_format == "json"
+    assert s.min_window_seconds == 3600
+    assert s.end_date is None
+    assert s.filters == {}
+
+
+@pytest.mark.parametrize("value", [0.25, "0.25", decimal.Decimal("0.25"), " 0.25 "])
+def test_fractional_window_from_number_string_or_decimal(value):
+    assert settings(window_days=value).window_seconds == 6 * 3600
+
+
+def test_decimal_poll_interval_becomes_float():
+    s = settings(poll_interval_seconds=decimal.Decimal("0.5"))
+    assert isinstance(s.poll_interval_seconds, float)
+
+
+def test_filters_map_to_api_fields_and_export_body():
+    s = settings(team_ids=["team_a"], tag_ids=["t1", "t2"], teammate_ids=[], timezone="Europe/Ljubljana")
+    assert s.filters == {"teamIds": ["team_a"], "tagIds": ["t1", "t2"]}
+    body = s.export_body(10, 20)
+    assert body == {
+        "start": 10, "end": 20, "timezone": "Europe/Ljubljana", "resultFormat": "Json",
+        "teamIds": ["team_a"], "tagIds": ["t1", "t2"],
+    }
+
+
+def test_comma_separated_ids_are_accepted():
+    assert settings(customer_ids="a@x.com, b@x.com").customer_ids == ["a@x.com", "b@x.com"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        ({"timezone": "Mars/Olympus"}, "'timezone'"),
+        ({"window_days": 0}, "'window_days'"),
+        ({"window_days": -1}, "'window_days'"),
+        ({"window_days": "abc"}, "'window_days'"),
+        ({"lookback_days": -0.5}, "'lookback_days'"),
+        ({"poll_interval_seconds": 0}, "'poll_interval_seconds'"),
+        ({"export_timeout_seconds": "0"}, "'export_timeout_seconds'"),
+        ({"start_date": "yesterday"}, "'start_date'"),
+        ({"end_date": "2026-13-45"}, "'end_date'"),
+        ({"end_date": "2026-10-01T00:00:00Z"}, "'start_date'"),
+        ({"end_date": "2026-11-01T00:00:00Z"}, "must be before"),
+        ({"api_token": ""}, "'api_token'"),
+        ({"api_url": "ftp://x"}, "'api_url'"),
+        ({"max_concurrent_exports": 0}, "'max_concurrent_exports'"),
+        ({"result_format": "csv"}, "'result_format'"),
+        ({"schema": {"a": 1}}, "'schema'"),
+    ],
+)
+def test_bad_settings_name_the_setting(extra, needle):
+    assert needle in errors(**extra)
+
+
+def test_all_errors_reported_at_once():
+    text = errors(timezone="Nope/Nope", window_days=0)
+    assert "'timezone'" in text and "'window_days'" in text
+
+
+def test_missing_token_allowed_for_discovery():
+    s = load_settings({"start_date": "2026-11-01"}, require_token=False)
+    assert s.api_token == ""
