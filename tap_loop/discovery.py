@@ -19,7 +19,7 @@ from tap_loop.client import Downloader, LoopApi, RetryPolicy
 from tap_loop.errors import ExportFailed, RangeTooLarge
 from tap_loop.export import ExportLifecycle
 from tap_loop.rows import iter_json_rows
-from tap_loop.schema import build_schema, choose_keys
+from tap_loop.schema import build_schema, choose_keys, ensure_key_fields
 from tap_loop.schema_infer import SchemaInferrer
 from tap_loop.settings import Settings, SettingsError, load_settings
 from tap_loop.windows import Window, to_epoch
@@ -42,14 +42,14 @@ def discover_schema(tap: TapLoop) -> tuple[dict[str, t.Any], list[str]]:
             settings = load_settings(tap.config, require_token=False)
         except SettingsError as exc:
             LOGGER.warning("Settings are incomplete (%s): discovery without a sample", exc)
-            return build_schema(None, _overrides(tap.config)), _keys(tap.config)
+            return _with_keys(build_schema(None, _overrides(tap.config)), _keys(tap.config))
     if not settings.api_token:
         LOGGER.warning(
             "No api_token: the schema holds only the tap's own fields and the 'schema' "
             "setting. Set api_token so discovery can infer Loop's fields from a sample."
         )
         schema = build_schema(None, settings.schema_overrides)
-        return schema, choose_keys(schema, settings.primary_keys, set())
+        return _with_keys(schema, choose_keys(schema, settings.primary_keys, set()))
     rows = sample_rows(settings, tap.run_started)
     inferrer = SchemaInferrer()
     never_null: set[str] | None = None
@@ -70,7 +70,12 @@ def discover_schema(tap: TapLoop) -> tuple[dict[str, t.Any], list[str]]:
             len(inferred.get("properties", {})), len(rows),
         )
     schema = build_schema(inferred, settings.schema_overrides)
-    return schema, choose_keys(schema, settings.primary_keys, never_null or set())
+    return _with_keys(schema, choose_keys(schema, settings.primary_keys, never_null or set()))
+
+
+def _with_keys(schema: dict[str, t.Any], keys: list[str]) -> tuple[dict[str, t.Any], list[str]]:
+    ensure_key_fields(schema, keys)
+    return schema, keys
 
 
 def sample_rows(settings: Settings, now: t.Any) -> list[dict[str, t.Any]]:

@@ -24,6 +24,8 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import requests
+
 from tap_loop.client import Downloader, LoopApi
 from tap_loop.errors import (
     ExportFailed,
@@ -174,8 +176,14 @@ class ExportLifecycle:
         try:
             with handle:
                 size = self.downloader.download(url, handle)
-        except BaseException:
+        except BaseException as exc:
             path.unlink(missing_ok=True)
+            if isinstance(exc, OSError) and not isinstance(exc, requests.RequestException):
+                raise LoopTapError(
+                    f"Could not write the export to {self.work_dir}: {exc.strerror or exc}. "
+                    "What to do: free disk space there (or point TMPDIR at a larger disk) "
+                    "and run again; the bookmark is kept, nothing is lost."
+                ) from None
             raise
         return path, size
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import os
 import sys
 import typing as t
 
 import orjson
 from singer_sdk.io_base import SingerWriter
+
+from tap_loop.errors import LoopTapError
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS
 
@@ -63,11 +66,28 @@ class LoopMessageWriter(SingerWriter):
     def write_line(line: bytes, *, flush: bool) -> None:
         out = sys.stdout
         binary = getattr(out, "buffer", None)
-        if binary is not None:
-            binary.write(line + b"\n")
-            if flush:
-                binary.flush()
-        else:  # a text-only stdout, e.g. io.StringIO in tests
-            out.write(line.decode() + "\n")
-            if flush:
-                out.flush()
+        try:
+            if binary is not None:
+                binary.write(line + b"\n")
+                if flush:
+                    binary.flush()
+            else:  # a text-only stdout, e.g. io.StringIO in tests
+                out.write(line.decode() + "\n")
+                if flush:
+                    out.flush()
+        except BrokenPipeError:
+            _silence_stdout()
+            raise LoopTapError(
+                "The target stopped reading (stdout closed): it crashed or exited. What to "
+                "do: check the target's log; the last STATE it received is still valid, so "
+                "the next run resumes from there."
+            ) from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so interpreter shutdown does not fail on the dead pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass

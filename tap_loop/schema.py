@@ -15,8 +15,9 @@ import logging
 import typing as t
 
 from singer_sdk import singerlib as singer
+from singer_sdk.mapper import SameRecordTransform
 
-from tap_loop.schema_infer import SchemaGuard, merge_schemas
+from tap_loop.schema_infer import SchemaGuard
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream
@@ -60,6 +61,14 @@ def build_schema(
     return {"type": "object", "properties": properties}
 
 
+def ensure_key_fields(schema: dict[str, t.Any], keys: list[str]) -> None:
+    """Key properties must be schema properties; a key the sample never showed is a string
+    until rows say otherwise (drift widens it)."""
+    properties = schema.setdefault("properties", {})
+    for key in keys:
+        properties.setdefault(key, {"type": ["string", "null"]})
+
+
 def choose_keys(
     schema: dict[str, t.Any], primary_keys: list[str] | None, non_null_fields: set[str]
 ) -> list[str]:
@@ -79,56 +88,73 @@ def choose_keys(
 
 
 class SchemaTracker:
-    """Keeps the announced schema in step with the rows (drift → new SCHEMA message)."""
+    """Keeps the announced schema in step with the rows (drift → new SCHEMA message).
+
+    A row that fits is left alone (the hot path: one guard check). A row with a new
+    field, or a value whose type the schema does not allow, widens the schema and a new
+    SCHEMA message goes out before that row, so targets add or widen the column. When
+    the catalog pins fields (some are deselected), new fields are left out instead, and
+    each is logged once.
+    """
 
     def __init__(self, stream: Stream) -> None:
         self.stream = stream
-        self.schema = copy.deepcopy(stream.schema)
-        self.guard = SchemaGuard(self.schema)
+        self.guard = SchemaGuard(stream.effective_schema)
+        self.schema = self.guard.schema
         mask = stream.mask
-        self.pinned = {
-            name
-            for name in self.schema.get("properties", {})
-            if not mask[("properties", name)]
-        }
+        self.pinned = any(
+            not selected for breadcrumb, selected in mask.items() if len(breadcrumb) >= 2
+        )
         self._told: set[str] = set()
 
     def observe(self, row: dict[str, t.Any]) -> None:
-        """Check one row (the hot path); widen and announce when it does not fit."""
+        """Check one row; widen and announce when it does not fit."""
         if self.guard.check(row):
             return
         if self.pinned:
-            for name in self.pinned & row.keys():
+            for name in self.guard.unknown_fields(row):
                 del row[name]
+                self._tell(
+                    name,
+                    "Field %r is not in the catalog, whose fields are pinned by selection: "
+                    "left out on purpose (select it, or re-run discovery, to load it)",
+                )
             if self.guard.check(row):
                 return
-        new_fields = self.guard.new_fields(row)
-        widened = self.guard.widen(row)
-        merged = merge_schemas(self.schema, widened)
-        merged["properties"].update(copy.deepcopy(TAP_FIELDS))
-        self.schema = merged
-        self.guard = SchemaGuard(self.schema)
-        fresh = [name for name in new_fields if name not in self._told]
-        self._told.update(fresh)
-        if fresh:
-            LOGGER.warning("Schema drift: new field(s) %s; announcing a wider schema", fresh)
-        else:
-            LOGGER.warning("Schema drift: a value no longer fits its type; widening the schema")
+        changes = self.guard.changes(row)
+        self.schema = self.guard.widen(row)
+        for change in changes:
+            self._tell(change, "Schema drift: %s; announcing a wider schema")
         self.announce()
+
+    def _tell(self, key: str, message: str) -> None:
+        if key not in self._told:
+            self._told.add(key)
+            LOGGER.warning(message, key)
 
     def announce(self) -> None:
         """Write a SCHEMA message with the current schema (before the row that needed it)."""
         stream = self.stream
-        stream._schema = self.schema  # type: ignore[attr-defined]
+        schema = copy.deepcopy(self.schema)
+        stream._schema = schema  # type: ignore[attr-defined]
         if getattr(stream, "_input_schema", None) is not None:
-            stream._input_schema = self.schema  # type: ignore[attr-defined]
+            stream._input_schema = schema  # type: ignore[attr-defined]
+        mask = stream.mask
+        announced = copy.deepcopy(schema)
+        announced["properties"] = {
+            name: value
+            for name, value in schema.get("properties", {}).items()
+            if mask[("properties", name)]
+        }
         for stream_map in stream.stream_maps:
-            if hasattr(stream_map, "transformed_schema") and stream_map.stream_alias == stream.name:
-                stream_map.transformed_schema = self.schema
+            if isinstance(stream_map, SameRecordTransform):
+                stream_map.raw_schema = schema
+                stream_map.transformed_schema = stream_map.flatten_schema(announced)
+                announced = stream_map.transformed_schema
         stream._tap.write_message(
             singer.SchemaMessage(
                 stream.name,
-                self.schema,
+                announced,
                 stream.primary_keys,
                 [stream.replication_key] if stream.replication_key else None,
             )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import sys
 import typing as t
 from functools import cached_property
 
@@ -12,6 +14,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from tap_loop.discovery import discover_schema
+from tap_loop.errors import LoopTapError
 from tap_loop.output import LoopMessageWriter
 from tap_loop.redaction import install_log_redaction, register_secret
 from tap_loop.settings import Settings, SettingsError, load_settings
@@ -186,6 +189,16 @@ class TapLoop(Tap):
     def settings(self) -> Settings:
         """The validated settings (see :mod:`tap_loop.settings`)."""
         return load_settings(self.config)
+
+    def sync_all(self) -> None:
+        """Sync; a known failure ends the run with one clear line and exit code 1."""
+        try:
+            super().sync_all()
+        except LoopTapError as exc:
+            self.logger.debug("Details of the failure", exc_info=True)
+            self.logger.error("%s", exc)
+            logging.shutdown()
+            sys.exit(1)
 
     def discover_streams(self) -> list[ReportStream]:
         """One stream, ``report``; its schema is inferred from a sample export."""

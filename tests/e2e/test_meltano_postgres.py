@@ -160,8 +160,12 @@ def test_postgres_rows_types_and_lookback(
 def test_scale_out_parallel_jobs_per_inbox(
     meltano: Meltano, e2e_sandbox: Sandbox, pg: PgCluster
 ) -> None:
-    """One Meltano job per shared inbox, in parallel, each with its own state
-    (--state-id-suffix), into one table: together every row once."""
+    """One Meltano job per shared inbox, in parallel, each with its own state id
+    (`meltano el --state-id`), into one table: together every row once.
+
+    `meltano el` gives each run its own folder under .meltano/run/elt/; parallel
+    `meltano run` of one extractor share .meltano/run/tap-loop/ (catalog and state
+    files) in Meltano 4.4, so docs/meltano.md recommends `el` or inherited plugins."""
     schema = "loop_scale_out"
     end = START + 6 * DAY
     teams = ["team_support", "team_sales"]
@@ -171,11 +175,11 @@ def test_scale_out_parallel_jobs_per_inbox(
     meltano("state", "list")
     procs = [
         meltano.popen(
-            "run",
+            "el",
             "tap-loop",
             "target-postgres",
-            "--state-id-suffix",
-            team,
+            "--state-id",
+            f"loop-{team}",
             env={**base, "TAP_LOOP_TEAM_IDS": f'["{team}"]'},
         )
         for team in teams
@@ -188,5 +192,4 @@ def test_scale_out_parallel_jobs_per_inbox(
     assert {row["teamId"] for row in want.values()} == set(teams)
     _check_table(pg, schema, want)
     for team in teams:
-        state = meltano.state(f"dev:tap-loop-to-target-postgres:{team}")
-        assert epoch(bookmark(state)) == end
+        assert epoch(bookmark(meltano.state(f"loop-{team}"))) == end

@@ -1,0 +1,136 @@
+"""Schema and keys from the export: discovery, overrides, drift, pinned selection
+(issue: schema and keys that match the export)."""
+
+from __future__ import annotations
+
+import jsonschema
+
+from tests.helpers import DAY, EPOCH_2026_11_01, discover, iso, run_tap
+
+START = EPOCH_2026_11_01
+
+
+def stream_entry(catalog):
+    return next(s for s in catalog["streams"] if s["tap_stream_id"] == "report")
+
+
+def validator(schema):
+    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+
+
+def test_discovery_infers_a_schema_that_validates_every_record(sandbox, config):
+    discovery_config = {k: v for k, v in config.items() if k != "primary_keys"}
+    catalog = discover(discovery_config)
+    entry = stream_entry(catalog)
+    assert entry["key_properties"] == ["id"]
+    assert entry["replication_key"] == "_loop_window_end"
+    properties = entry["schema"]["properties"]
+    for field in ("id", "createdAt", "assignee", "tags", "sla", "_loop_window_start",
+                  "_loop_window_end", "_loop_export_id"):
+        assert field in properties, field
+    assert properties["createdAt"]["format"] == "date-time"
+    assert properties["localDate"]["format"] == "date"
+    assert "null" in properties["assignee"]["type"]  # unassigned rows
+    run = run_tap(discovery_config, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    check = validator(run.schemas[-1]["schema"])
+    for record in run.records:
+        check.validate(record)
+        assert set(record) <= set(properties)
+
+
+def test_discovery_samples_with_filters_and_sample_settings(sandbox, config):
+    discover({**config, "team_ids": ["team_sales"], "schema_sample_days": 2,
+              "schema_sample_rows": 10, "timezone": "Europe/Ljubljana",
+              "impersonate_user": "boss@example.com"})
+    import json
+
+    create = next(r for r in sandbox.requests if r["method"] == "POST")
+    body = json.loads(create["body"])
+    end = START + 3 * DAY
+    assert body["end"] == end and body["start"] == end - 2 * DAY
+    assert body["teamIds"] == ["team_sales"] and body["timezone"] == "Europe/Ljubljana"
+    assert create["headers"]["x-impersonate-user"] == "boss@example.com"
+
+
+def test_schema_setting_replaces_and_adds_fields(sandbox, config):
+    override = {"attachments": {"type": ["string", "null"]},
+                "futureField": {"type": ["number", "null"]}}
+    entry = stream_entry(discover({**config, "schema": override}))
+    assert entry["schema"]["properties"]["attachments"] == override["attachments"]
+    assert entry["schema"]["properties"]["futureField"] == override["futureField"]
+
+
+def test_discovery_without_token_still_succeeds(sandbox, config):
+    no_token = {k: v for k, v in config.items() if k != "api_token"}
+    from tests.helpers import tap_command, tap_env
+    import json
+    import subprocess
+
+    done = subprocess.run(tap_command(no_token, extra=["--discover"]), capture_output=True,
+                          text=True, env=tap_env(), timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    entry = stream_entry(json.loads(done.stdout))
+    assert set(entry["schema"]["properties"]) == {
+        "_loop_window_start", "_loop_window_end", "_loop_export_id", "id"}
+    assert "No api_token" in done.stderr
+    assert not sandbox.requests
+
+
+def test_empty_sample_gives_tap_fields_and_a_warning(sandbox, config):
+    config = {k: v for k, v in config.items() if k != "primary_keys"}
+    from tests.helpers import tap_command, tap_env
+    import json
+    import subprocess
+
+    done = subprocess.run(
+        tap_command({**config, "team_ids": ["no_such_inbox"]}, extra=["--discover"]),
+        capture_output=True, text=True, env=tap_env(), timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    entry = stream_entry(json.loads(done.stdout))
+    assert set(entry["schema"]["properties"]) == {
+        "_loop_window_start", "_loop_window_end", "_loop_export_id"}
+    assert entry["key_properties"] == []
+    assert "sample export had no rows" in done.stderr
+    assert "No key property" in done.stderr
+
+
+def test_drift_announces_a_wider_schema_before_the_first_row_with_a_new_field(sandbox, config):
+    sandbox.configure(drift_after=START + DAY + DAY // 2)
+    catalog = discover({**config, "end_date": iso(START + DAY), "schema_sample_days": 1})
+    assert "sentimentScore" not in stream_entry(catalog)["schema"]["properties"]
+    run = run_tap(config, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    current = None
+    first_with_field = None
+    schemas_seen = 0
+    for index, message in enumerate(run.messages):
+        if message["type"] == "SCHEMA":
+            current = message["schema"]
+            schemas_seen += 1
+        elif message["type"] == "RECORD":
+            record = message["record"]
+            validator(current).validate(record)  # every row conforms to the schema announced
+            if "sentimentScore" in record and first_with_field is None:
+                first_with_field = index
+                assert "sentimentScore" in current["properties"]
+    assert first_with_field is not None and schemas_seen == 2
+    expected = {r["id"]: r for r in sandbox.expected_rows(START, START + 3 * DAY)}
+    for record in run.records:
+        row = {k: v for k, v in record.items() if not k.startswith("_loop_")}
+        assert row == expected[record["id"]]  # no field lost
+    assert run.stderr.count("sentimentScore") == 1  # logged once
+
+
+def test_pinned_selection_leaves_out_unselected_and_new_fields(sandbox, config):
+    sandbox.configure(drift_after=START + DAY + DAY // 2)
+    catalog = discover({**config, "end_date": iso(START + DAY), "schema_sample_days": 1})
+    entry = stream_entry(catalog)
+    for item in entry["metadata"]:
+        if item["breadcrumb"] == ["properties", "subject"]:
+            item["metadata"]["selected"] = False
+    run = run_tap(config, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    assert run.records
+    assert all("subject" not in r and "sentimentScore" not in r for r in run.records)
+    assert run.stderr.count("'sentimentScore' is not in the catalog") == 1
