@@ -31,6 +31,7 @@ class DownloadHandler(BaseHandler):
         if not match:  # stray paths neither consume faults nor find anything
             self.send_error_json(404, "The specified key does not exist.", "NoSuchKey")
             return
+        self.note(export_id=match.group(1))
         fault = app.faults.take("download")
         if apply_common(self, fault):
             return

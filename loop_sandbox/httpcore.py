@@ -134,6 +134,7 @@ class BaseHandler(BaseHTTPRequestHandler):
             body = self._read_body(headers)
         except ValueError:
             self.send_error_json(400, "Malformed request body framing", "BadRequest")
+            self.close_connection = True
             return
         record = None
         if self.recorded(url.path):
@@ -148,7 +149,9 @@ class BaseHandler(BaseHTTPRequestHandler):
                 "time": time.time(),
                 "status": None,
                 "fault": None,
+                "fault_source": None,
                 "note": None,
+                "export_id": None,
             }
             self.server.app.request_log.add(record)
         self._record = record

@@ -1,7 +1,11 @@
-"""Fixed value pools the synthetic rows draw from (teams, tags, people, subjects, SLAs)."""
+"""Fixed value pools the synthetic rows draw from (teams, tags, people, subjects, SLAs).
+
+The tables are built once and shared: callers must not mutate what they return.
+"""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 TEAMS: tuple[tuple[str, str], ...] = (
@@ -76,18 +80,21 @@ SUBJECTS: tuple[str, ...] = (
 SLA_POLICIES: tuple[str | None, ...] = ("Standard", "Priority", "Enterprise", None)
 
 
+@cache
 def assignee_table() -> list[dict[str, str] | None]:
     """16 slots: every teammate once, six of them twice, and two unassigned."""
     people = [{"email": e, "name": n} for e, n in TEAMMATES]
     return [*people, *people[:6], None, None]
 
 
+@cache
 def customer_table() -> list[dict[str, str]]:
     """32 slots over the 20 customers (the first twelve are a bit more frequent)."""
     objs = [{"email": e, "domain": e.split("@", 1)[1]} for e in CUSTOMERS]
     return [objs[i % len(objs)] for i in range(32)]
 
 
+@cache
 def tag_table() -> list[list[dict[str, str]]]:
     """4096 slots: 2 hash bits per tag, a tag is present when both bits are set (p=1/4)."""
     objs = [{"id": i, "name": n} for i, n in TAGS]
@@ -104,6 +111,7 @@ def tag_table() -> list[list[dict[str, str]]]:
     return table
 
 
+@cache
 def sla_table() -> list[dict[str, Any]]:
     """16 SLA objects (a nested object inside, some values null)."""
     table = []

@@ -121,7 +121,6 @@ def generate_rows(
     customer_ok = _flags(customers, customer_ids, lambda c, ids: c["email"] in ids)
     tag_ok = _flags(tags, tag_ids, lambda ts, ids: any(x["id"] in ids for x in ts))
     offset_of = _local_offsets(timezone)
-    drift = drift_after
     base = mix64(seed & _M64)
     m64 = _M64
     conv_key = -1
@@ -211,6 +210,6 @@ def generate_rows(
             "sla": sla,
             "attachments": attachments[(h >> 36) & 7],
         }
-        if drift is not None and t >= drift:
+        if drift_after is not None and t >= drift_after:
             row["sentimentScore"] = (((h2 >> 12) & 0xFFFF) % 2001 - 1000) / 1000
         yield row

@@ -284,6 +284,9 @@ class ReportStream(Stream):
                     tracker.observe(row)
                 yield row
 
+    def _process_record(self, record: dict[str, t.Any], *args: t.Any, **kwargs: t.Any) -> None:
+        """Nothing to do per row: the stream has no child streams and no partitions."""
+
     # -- output ---------------------------------------------------------------------------
     def _fast_records(self) -> bool:
         writer = self._tap.message_writer

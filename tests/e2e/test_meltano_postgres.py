@@ -163,27 +163,24 @@ def test_scale_out_parallel_jobs_per_inbox(
     """One Meltano job per shared inbox, in parallel, each with its own state id
     (`meltano el --state-id`), into one table: together every row once.
 
-    `meltano el` gives each run its own folder under .meltano/run/elt/; parallel
-    `meltano run` of one extractor share .meltano/run/tap-loop/ (catalog and state
-    files) in Meltano 4.4, so docs/meltano.md recommends `el` or inherited plugins."""
+    As docs/meltano.md says: the first time, one job runs alone (here over one day) so
+    that it creates the schema and table; two targets creating the same table at the
+    same moment can fail on PostgreSQL's catalog (duplicate key in pg_type). `meltano
+    el` gives each run its own folder under .meltano/run/elt/, while parallel `meltano
+    run` of one extractor share .meltano/run/tap-loop/ (catalog and state files)."""
     schema = "loop_scale_out"
     end = START + 6 * DAY
     teams = ["team_support", "team_sales"]
-    base = {**_pg_env(pg, schema), "TAP_LOOP_END_DATE": iso(end)}
-    # Parallel jobs share Meltano's system database: create it before they start
-    # (scripts/meltano's `meltano install` does that in a real project).
-    meltano("state", "list")
-    procs = [
-        meltano.popen(
-            "el",
-            "tap-loop",
-            "target-postgres",
-            "--state-id",
-            f"loop-{team}",
-            env={**base, "TAP_LOOP_TEAM_IDS": f'["{team}"]'},
-        )
-        for team in teams
-    ]
+    base = _pg_env(pg, schema)
+
+    def job(team: str, until: int) -> tuple[list[str], dict[str, str]]:
+        args = ["el", "tap-loop", "target-postgres", "--state-id", f"loop-{team}"]
+        env = {**base, "TAP_LOOP_TEAM_IDS": f'["{team}"]', "TAP_LOOP_END_DATE": iso(until)}
+        return args, env
+
+    first_args, first_env = job(teams[0], START + DAY)
+    meltano(*first_args, env=first_env)  # creates the system database, schema and table
+    procs = [meltano.popen(*args, env=env) for args, env in (job(team, end) for team in teams)]
     outputs = [proc.communicate(timeout=600) for proc in procs]
     for proc, (_out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err[-8000:]

@@ -1,0 +1,60 @@
+"""Shared helpers for the benchmarks: a sandbox, child processes with their peak RSS."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+TOKEN = "bench-token"
+START = 1_793_491_200  # 2026-11-01T00:00:00Z
+
+
+def iso(epoch: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc).isoformat()
+
+
+@dataclass
+class Measured:
+    seconds: float
+    max_rss_mb: float
+    returncode: int
+    stderr: str
+
+
+def run_measured(command: list[str], *, stdout_path: str = os.devnull,
+                 env: dict[str, str] | None = None) -> Measured:
+    """Run ``command``; wall time and the child's own peak RSS (from wait4)."""
+    with open(stdout_path, "wb") as out, tempfile.TemporaryFile() as err:
+        began = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=err,
+                                   env={**os.environ, **(env or {})}, cwd=ROOT)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - began
+        process.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        return Measured(seconds, usage.ru_maxrss / 1024, process.returncode,
+                        err.read().decode(errors="replace"))
+
+
+def write_json(folder: Path, name: str, data: dict) -> str:
+    path = folder / name
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2

@@ -1,0 +1,79 @@
+"""Exports in flight (issue: throughput): rows stay in window order, the bookmark never
+passes an unfinished window, 429 lowers the number in flight and it recovers."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from tap_loop.pipeline import ExportPipeline
+from tap_loop.windows import Window
+from tests.helpers import DAY, EPOCH_2026_11_01, iso, row_ids, run_tap
+from tests.test_crash import assert_no_state_ahead_of_rows
+from tests.test_sync import expected_ids
+
+START = EPOCH_2026_11_01
+
+
+def test_rows_in_window_order_when_later_windows_finish_first(sandbox, config, catalog):
+    sandbox.add_fault({"target": "create", "kind": "slow", "seconds": 1.5, "times": 1})
+    config = {**config, "end_date": iso(START + 6 * DAY), "max_concurrent_exports": 4}
+    run = run_tap(config, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    assert row_ids(run.records) == expected_ids(sandbox, START, START + 6 * DAY)
+    ends = [run.bookmark(s) for s in run.states if run.bookmark(s)]
+    assert ends == sorted(ends) and ends[-1] == iso(START + 6 * DAY)
+    assert_no_state_ahead_of_rows(run.messages)
+    creates = sorted(
+        (r["time"], json.loads(r["body"])["start"]) for r in sandbox.requests if r["method"] == "POST")
+    first_four = {start for _, start in creates[:4]}
+    assert first_four == {START + i * DAY for i in range(4)}  # four created up front
+
+
+def test_in_flight_exports_are_saved_in_state_as_they_are_created(sandbox, config, catalog):
+    config = {**config, "max_concurrent_exports": 3}
+    run = run_tap(config, catalog=catalog)
+    saved = set()
+    for state in run.states:
+        saved |= set((state["bookmarks"]["report"].get("exports_in_flight") or {}))
+    assert saved == {f"{START + i * DAY}/{START + (i + 1) * DAY}" for i in range(3)}
+
+
+def test_429_lowers_exports_in_flight_and_output_is_unchanged(sandbox, config, catalog):
+    sandbox.add_fault({"target": "poll", "kind": "http_status", "status": 429,
+                       "retry_after": "0", "times": 6})
+    config = {**config, "end_date": iso(START + 6 * DAY), "max_concurrent_exports": 4}
+    run = run_tap(config, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    assert "exports in flight lowered 4 -> 2" in run.stderr
+    assert row_ids(run.records) == expected_ids(sandbox, START, START + 6 * DAY)
+
+
+class _FakeLifecycle:
+    cancel = threading.Event()
+
+
+def test_limit_halves_on_429_and_grows_back_after_a_quiet_period():
+    now = [0.0]
+    pipeline = ExportPipeline(_FakeLifecycle(), [Window(0, 1)], max_in_flight=8,
+                              min_window_seconds=60, clock=lambda: now[0])
+    pipeline.rate_limited()
+    assert pipeline.limit == 4
+    now[0] = 1.0
+    pipeline.rate_limited()  # within 2 s of the last change: no further drop
+    assert pipeline.limit == 4
+    now[0] = 5.0
+    pipeline.rate_limited()
+    assert pipeline.limit == 2
+    now[0] = 30.0
+    pipeline._maybe_raise_limit()
+    assert pipeline.limit == 2  # not quiet long enough
+    now[0] = 70.0
+    pipeline._maybe_raise_limit()
+    assert pipeline.limit == 3
+    now[0] = 100.0
+    pipeline._maybe_raise_limit()
+    assert pipeline.limit == 3  # one step per quiet period
+    now[0] = 140.0
+    pipeline._maybe_raise_limit()
+    assert pipeline.limit == 4
