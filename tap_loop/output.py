@@ -63,6 +63,19 @@ class LoopMessageWriter(SingerWriter):
         )
 
     @staticmethod
+    def raw_sink() -> t.Callable[[bytes], t.Any]:
+        """A fast ``write(bytes)`` for whole lines (newline included), no flush.
+
+        Callers catch ``BrokenPipeError`` around their loop and raise
+        :func:`target_gone` instead.
+        """
+        binary = getattr(sys.stdout, "buffer", None)
+        if binary is not None:
+            return binary.write
+        out = sys.stdout
+        return lambda data: out.write(data.decode())
+
+    @staticmethod
     def write_line(line: bytes, *, flush: bool) -> None:
         out = sys.stdout
         binary = getattr(out, "buffer", None)
@@ -76,12 +89,17 @@ class LoopMessageWriter(SingerWriter):
                 if flush:
                     out.flush()
         except BrokenPipeError:
-            _silence_stdout()
-            raise LoopTapError(
-                "The target stopped reading (stdout closed): it crashed or exited. What to "
-                "do: check the target's log; the last STATE it received is still valid, so "
-                "the next run resumes from there."
-            ) from None
+            raise target_gone() from None
+
+
+def target_gone() -> LoopTapError:
+    """The error for a closed stdout (the target died); silences stdout for shutdown."""
+    _silence_stdout()
+    return LoopTapError(
+        "The target stopped reading (stdout closed): it crashed or exited. What to do: "
+        "check the target's log; the last STATE it received is still valid, so the next "
+        "run resumes from there."
+    )
 
 
 def _silence_stdout() -> None:

@@ -28,6 +28,13 @@ class InvalidExport(DownloadError):
 
 def iter_json_rows(stream: t.BinaryIO) -> t.Iterator[dict[str, t.Any]]:
     """Yield each row object of the JSON array in ``stream``; raise InvalidExport if bad."""
+    for row, _raw in iter_json_rows_raw(stream):
+        yield row
+
+
+def iter_json_rows_raw(stream: t.BinaryIO) -> t.Iterator[tuple[dict[str, t.Any], bytes | None]]:
+    """Like :func:`iter_json_rows`, with each row's own JSON text when the fast path read it
+    (``None`` from the incremental parser), so a writer can pass the bytes on unchanged."""
     head = _skip_whitespace(stream)
     if head != b"[":
         if head == b"":
@@ -43,7 +50,9 @@ def _skip_whitespace(stream: t.BinaryIO) -> bytes:
             return char
 
 
-def _rows_after_bracket(stream: t.BinaryIO) -> t.Iterator[dict[str, t.Any]]:
+def _rows_after_bracket(
+    stream: t.BinaryIO,
+) -> t.Iterator[tuple[dict[str, t.Any], bytes | None]]:
     loads = orjson.loads
     readline = stream.readline
     line_start_pieces: list[bytes] = []
@@ -78,7 +87,7 @@ def _rows_after_bracket(stream: t.BinaryIO) -> t.Iterator[dict[str, t.Any]]:
                 row = None
             if isinstance(row, dict):
                 emitted = True
-                yield row
+                yield row, text
                 if closing:
                     _expect_end(stream)
                     return
@@ -91,7 +100,7 @@ def _rows_after_bracket(stream: t.BinaryIO) -> t.Iterator[dict[str, t.Any]]:
         for row in ijson.items(rest, "item", use_float=True):
             if not isinstance(row, dict):
                 raise InvalidExport(f"a row of the export is not an object: {type(row).__name__}")
-            yield row
+            yield row, None
     except ijson.common.IncompleteJSONError as exc:
         raise InvalidExport(f"the export is not valid JSON: {str(exc)[:200]}") from None
     except ijson.common.JSONError as exc:

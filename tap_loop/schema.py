@@ -107,25 +107,31 @@ class SchemaTracker:
         )
         self._told: set[str] = set()
 
-    def observe(self, row: dict[str, t.Any]) -> None:
-        """Check one row; widen and announce when it does not fit."""
+    def observe(self, row: dict[str, t.Any]) -> bool:
+        """Check one row; widen and announce when it does not fit.
+
+        Returns True when the row itself was changed (fields left out of a pinned catalog).
+        """
         if self.guard.check(row):
-            return
+            return False
+        changed = False
         if self.pinned:
             for name in self.guard.unknown_fields(row):
                 del row[name]
+                changed = True
                 self._tell(
                     name,
                     "Field %r is not in the catalog, whose fields are pinned by selection: "
                     "left out on purpose (select it, or re-run discovery, to load it)",
                 )
             if self.guard.check(row):
-                return
+                return changed
         changes = self.guard.changes(row)
         self.schema = self.guard.widen(row)
         for change in changes:
             self._tell(change, "Schema drift: %s; announcing a wider schema")
         self.announce()
+        return changed
 
     def _tell(self, key: str, message: str) -> None:
         if key not in self._told:

@@ -563,6 +563,11 @@ class SchemaGuard:
     copies: mutating them has no effect on it.
     """
 
+    #: ``check(row) -> bool``: True when the row fits the current schema. The per-row
+    #: hot path: a precompiled function, replaced when the schema widens (so look it up
+    #: on the guard each time rather than keeping it).
+    check: Callable[[Mapping[str, Any]], bool]
+
     def __init__(self, schema: Mapping[str, Any]) -> None:
         """Guard rows against ``schema``: an object schema with ``properties``.
 
@@ -574,7 +579,7 @@ class SchemaGuard:
         self._schema = schema
         props = schema.get("properties")
         self._props: Mapping[str, Any] | None = props if isinstance(props, Mapping) else None
-        self._check = _object_checker(props) if self._props is not None else _accept_all
+        self.check = _object_checker(props) if self._props is not None else _accept_all
 
     @property
     def schema(self) -> dict[str, Any]:
@@ -585,10 +590,6 @@ class SchemaGuard:
     def known_fields(self) -> frozenset[str]:
         """Top-level property names of the current schema."""
         return frozenset(self._props or ())
-
-    def check(self, row: Mapping[str, Any]) -> bool:
-        """True when the row fits the current schema."""
-        return self._check(row)
 
     def _widened(self, row: Mapping[str, Any]) -> dict[str, Any]:
         props = self._props
@@ -614,13 +615,13 @@ class SchemaGuard:
 
     def changes(self, row: Mapping[str, Any]) -> list[str]:
         """What ``widen(row)`` would change, as readable lines (empty if the row fits)."""
-        if self._check(row):
+        if self.check(row):
             return []
         return describe_changes(self._schema, self._widened(row))
 
     def new_fields(self, row: Mapping[str, Any]) -> list[str]:
         """Paths (``a.b``, ``list[].c``) of the row's fields unknown to the schema, any depth."""
-        if self._check(row):
+        if self.check(row):
             return []
         out: list[tuple[str, str, str]] = []
         _changes(self._schema, self._widened(row), "", out)

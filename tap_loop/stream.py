@@ -28,9 +28,9 @@ from singer_sdk.mapper import SameRecordTransform
 from tap_loop.client import Downloader, LoopApi, RetryPolicy
 from tap_loop.errors import DownloadError, LoopTapError
 from tap_loop.export import CompletedExport, ExportLifecycle
-from tap_loop.output import LoopMessageWriter
+from tap_loop.output import LoopMessageWriter, dumps, target_gone
 from tap_loop.pipeline import ExportPipeline
-from tap_loop.rows import InvalidExport, iter_json_rows
+from tap_loop.rows import InvalidExport, iter_json_rows_raw
 from tap_loop.schema import SchemaTracker
 from tap_loop.settings import Settings, parse_datetime
 from tap_loop.windows import Window, plan_windows, to_epoch, to_iso
@@ -61,6 +61,7 @@ class ReportStream(Stream):
         self._in_flight: dict[str, str] = {}
         self._in_flight_dirty = False
         self._tracker: SchemaTracker | None = None
+        self._raw_records = False
 
     @property
     def primary_keys(self) -> list[str]:
@@ -161,6 +162,11 @@ class ReportStream(Stream):
     # -- records --------------------------------------------------------------------------
     def get_records(self, context: t.Any) -> t.Iterable[dict[str, t.Any]]:
         """Rows of every window, in window order; a STATE after each window."""
+        for row, _line in self._rows():
+            yield row
+
+    def _rows(self) -> t.Iterator[tuple[dict[str, t.Any], bytes | None]]:
+        """(row, its RECORD bytes or None) for every window; a STATE after each window."""
         tap = t.cast("TapLoop", self._tap)
         settings = self.settings
         run_started = tap.run_started
@@ -225,7 +231,7 @@ class ReportStream(Stream):
 
     def _emit_window(
         self, lifecycle: ExportLifecycle, done: CompletedExport
-    ) -> t.Generator[dict[str, t.Any], None, int]:
+    ) -> t.Generator[tuple[dict[str, t.Any], bytes | None], None, int]:
         """Yield ``done``'s rows decorated with their origin; return how many."""
         emitted = 0
         invalid = 0
@@ -233,13 +239,13 @@ class ReportStream(Stream):
         while True:
             skip = emitted if current.export_id == done.export_id else 0
             try:
-                for row in self._read_rows(current):
+                for pair in self._read_rows(current):
                     if skip:
                         skip -= 1
                         continue
                     if self._in_flight_dirty:
                         self._flush_in_flight()
-                    yield row
+                    yield pair
                     emitted += 1
                 current.path.unlink(missing_ok=True)
                 return emitted
@@ -264,25 +270,41 @@ class ReportStream(Stream):
                     again = lifecycle.produce(done.window, on_created=self._export_created)
                 current = again
 
-    def _read_rows(self, done: CompletedExport) -> t.Iterator[dict[str, t.Any]]:
+    def _read_rows(
+        self, done: CompletedExport
+    ) -> t.Iterator[tuple[dict[str, t.Any], bytes | None]]:
+        """Decorated rows of one file, each with its record's JSON bytes when the fast
+        output path can pass Loop's own text on unchanged (else None: serialise the dict)."""
         window = done.window
         start_iso, end_iso, export_id = window.start_iso, window.end_iso, done.export_id
+        suffix = (
+            b',"' + WINDOW_START.encode() + b'":"' + start_iso.encode()
+            + b'","' + WINDOW_END.encode() + b'":"' + end_iso.encode()
+            + b'","' + EXPORT_ID.encode() + b'":' + dumps(export_id) + b"}"
+        )
+        raw = self._raw_records
         tracker = self._tracker
+        observe = tracker.observe if tracker is not None else None
         with done.path.open("rb") as handle:
             if self.settings.result_format == "xlsx":
                 from tap_loop.xlsx_rows import iter_xlsx_rows
 
                 handle.close()
-                source: t.Iterable[dict[str, t.Any]] = iter_xlsx_rows(done.path)
+                source: t.Iterable[tuple[dict[str, t.Any], bytes | None]] = (
+                    (row, None) for row in iter_xlsx_rows(done.path)
+                )
             else:
-                source = iter_json_rows(handle)
-            for row in source:
+                source = iter_json_rows_raw(handle)
+            for row, text in source:
                 row[WINDOW_START] = start_iso
                 row[WINDOW_END] = end_iso
                 row[EXPORT_ID] = export_id
-                if tracker is not None:
-                    tracker.observe(row)
-                yield row
+                if observe is not None and observe(row):
+                    text = None  # the row was changed: serialise the dict
+                if raw and text is not None and len(text) > 2 and b'"_loop_' not in text:
+                    yield row, text[:-1] + suffix
+                else:
+                    yield row, None
 
     def _process_record(self, record: dict[str, t.Any], *args: t.Any, **kwargs: t.Any) -> None:
         """Nothing to do per row: the stream has no child streams and no partitions."""
@@ -296,6 +318,38 @@ class ReportStream(Stream):
             and type(self.stream_maps[0]) is SameRecordTransform
             and all(self.mask.values())
         )
+
+    def _sync_records(
+        self, context: t.Any = None, *, write_messages: bool = True
+    ) -> t.Generator[dict[str, t.Any], t.Any, t.Any]:
+        """The hot path when nothing transforms rows: RECORD lines built from Loop's own
+        bytes, no per-row message objects. Stream maps, flattening, field selection and
+        record limits (``--test``) take singer-sdk's general path instead."""
+        if not (write_messages and self.ABORT_AT_RECORD_COUNT is None and self._fast_records()):
+            yield from super()._sync_records(context, write_messages=write_messages)
+            return
+        self._raw_records = True
+        extracted = dt.datetime.now(dt.timezone.utc).isoformat()
+        head = b'{"type":"RECORD","stream":' + dumps(self.name) + b',"record":'
+        tail = b',"time_extracted":"' + extracted.encode() + b'"}\n'
+        write = t.cast("LoopMessageWriter", self._tap.message_writer).raw_sink()
+        counter, timer = self.get_record_counter(), self.get_sync_timer()
+        self._write_starting_replication_value(context)
+        with counter, timer:
+            pending = 0
+            try:
+                for row, text in self._rows():
+                    write(head + (text if text is not None else dumps(row)) + tail)
+                    pending += 1
+                    if pending == 1000:
+                        counter.increment(pending)
+                        pending = 0
+            except BrokenPipeError:
+                raise target_gone() from None
+            finally:
+                counter.increment(pending)
+        self._finalize_state(self.stream_state)
+        self._emit_state()
 
     def _write_record_message(self, record: dict[str, t.Any]) -> None:
         """Hot path: one buffered RECORD line; the SDK's general path when maps apply."""

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import jsonschema
 
 from tests.helpers import DAY, EPOCH_2026_11_01, discover, iso, run_tap
@@ -134,3 +136,27 @@ def test_pinned_selection_leaves_out_unselected_and_new_fields(sandbox, config):
     assert run.records
     assert all("subject" not in r and "sentimentScore" not in r for r in run.records)
     assert run.stderr.count("'sentimentScore' is not in the catalog") == 1
+
+
+def test_json_and_xlsx_give_the_same_records(sandbox, config):
+    """Xlsx cells carry numbers, booleans and strings; nested values arrive as JSON text and
+    are parsed back; null stays null. After that normalisation both formats agree."""
+    json_run = run_tap(config)
+    xlsx_run = run_tap({**config, "result_format": "xlsx"})
+    assert json_run.returncode == 0, json_run.stderr
+    assert xlsx_run.returncode == 0, xlsx_run.stderr
+
+    def comparable(records):
+        return [{k: v for k, v in r.items() if k != "_loop_export_id"} for r in records]
+
+    assert comparable(xlsx_run.records) == comparable(json_run.records)
+    formats = [json.loads(r["body"])["resultFormat"] for r in sandbox.requests
+               if r["method"] == "POST"]
+    assert "Xlsx" in formats and "Json" in formats
+
+
+def test_xlsx_discovery_infers_the_same_schema(sandbox, config):
+    json_entry = stream_entry(discover(config))
+    xlsx_entry = stream_entry(discover({**config, "result_format": "xlsx"}))
+    assert xlsx_entry["schema"] == json_entry["schema"]
+    assert xlsx_entry["key_properties"] == ["id"]

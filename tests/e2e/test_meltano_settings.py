@@ -134,7 +134,7 @@ def test_about_markdown_through_meltano(meltano: Meltano) -> None:
         assert f"| {name} " in out or f"| `{name}`" in out, f"{name} not in the settings table"
 
 
-def _values(sandbox_url: str, *, yaml_numbers: bool) -> dict[str, Any]:
+def _values(sandbox_url: str, *, yaml_numbers: bool, result_format: str) -> dict[str, Any]:
     """One value for every setting; fractional ones as numbers (YAML) or strings (env)."""
 
     def num(value: float) -> Any:
@@ -159,7 +159,7 @@ def _values(sandbox_url: str, *, yaml_numbers: bool) -> dict[str, Any]:
         "schema_sample_days": num(1.5),
         "schema_sample_rows": 300,
         "schema": {"handleTimeMinutes": {"type": ["number", "null"]}},
-        "result_format": "json",
+        "result_format": result_format,
         "min_window_minutes": 30,
         "max_concurrent_exports": 2,
         "request_timeout_seconds": num(30.5),
@@ -235,8 +235,9 @@ def _env_value(value: Any) -> str:
 
 
 def test_every_setting_from_environment_variables(meltano: Meltano, e2e_sandbox: Sandbox) -> None:
-    """TAP_LOOP_<SETTING> for every setting, e.g. TAP_LOOP_WINDOW_DAYS=0.5."""
-    values = _values(e2e_sandbox.api_url, yaml_numbers=False)
+    """TAP_LOOP_<SETTING> for every setting, e.g. TAP_LOOP_WINDOW_DAYS=0.5; exports as
+    xlsx (meltano.yml installs the tap with its xlsx extra)."""
+    values = _values(e2e_sandbox.api_url, yaml_numbers=False, result_format="xlsx")
     env = {f"TAP_LOOP_{name.upper()}": _env_value(value) for name, value in values.items()}
     env["TARGET_JSONL_DESTINATION_PATH"] = str(meltano.workdir / "env-jsonl")
     _check_all_settings_used(meltano, e2e_sandbox, values, env)
@@ -252,7 +253,7 @@ def test_every_setting_from_meltano_yml(
 ) -> None:
     """Every setting in meltano.yml's `config:` (fractional numbers as plain YAML
     numbers, window_days: 0.5), in a copy of the project sharing its plugin venvs."""
-    values = _values(e2e_sandbox.api_url, yaml_numbers=True)
+    values = _values(e2e_sandbox.api_url, yaml_numbers=True, result_format="json")
     project = tmp_path / "project"
     (project / ".meltano").mkdir(parents=True)
     for kind in ("extractors", "loaders"):
