@@ -33,19 +33,22 @@ class Measured:
     stderr: str
 
 
-def run_measured(command: list[str], *, stdout_path: str = os.devnull,
-                 env: dict[str, str] | None = None) -> Measured:
+def run_measured(
+    command: list[str], *, stdout_path: str = os.devnull, env: dict[str, str] | None = None
+) -> Measured:
     """Run ``command``; wall time and the child's own peak RSS (from wait4)."""
     with open(stdout_path, "wb") as out, tempfile.TemporaryFile() as err:
         began = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=err,
-                                   env={**os.environ, **(env or {})}, cwd=ROOT)
+        process = subprocess.Popen(
+            command, stdout=out, stderr=err, env={**os.environ, **(env or {})}, cwd=ROOT
+        )
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - began
         process.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
-        return Measured(seconds, usage.ru_maxrss / 1024, process.returncode,
-                        err.read().decode(errors="replace"))
+        return Measured(
+            seconds, usage.ru_maxrss / 1024, process.returncode, err.read().decode(errors="replace")
+        )
 
 
 def write_json(folder: Path, name: str, data: dict) -> str:

@@ -39,35 +39,61 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="tap-loop-conc-"))
     with Sandbox(token=TOKEN, processing_seconds=args.processing, rows_per_day=288) as box:
         base = {
-            "api_token": TOKEN, "api_url": box.api_url, "start_date": iso(START),
-            "end_date": iso(START + args.windows * DAY), "window_days": 1,
-            "poll_interval_seconds": args.poll, "primary_keys": ["id"],
+            "api_token": TOKEN,
+            "api_url": box.api_url,
+            "start_date": iso(START),
+            "end_date": iso(START + args.windows * DAY),
+            "window_days": 1,
+            "poll_interval_seconds": args.poll,
+            "primary_keys": ["id"],
         }
-        catalog = {"streams": [{"tap_stream_id": "report", "stream": "report",
-                                "key_properties": ["id"], "metadata": [],
-                                "schema": {"type": "object", "properties": {}}}]}
+        catalog = {
+            "streams": [
+                {
+                    "tap_stream_id": "report",
+                    "stream": "report",
+                    "key_properties": ["id"],
+                    "metadata": [],
+                    "schema": {"type": "object", "properties": {}},
+                }
+            ]
+        }
         catalog_path = write_json(folder, "catalog.json", catalog)
         times: dict[int, list[float]] = {1: [], 4: []}
         outputs: dict[int, list[dict]] = {}
         for attempt in range(args.repeat):
             for in_flight in (1, 4):
-                config = write_json(folder, f"c{in_flight}.json",
-                                    {**base, "max_concurrent_exports": in_flight})
+                config = write_json(
+                    folder, f"c{in_flight}.json", {**base, "max_concurrent_exports": in_flight}
+                )
                 out = folder / f"out{in_flight}.jsonl"
                 measured = run_measured(
-                    [sys.executable, "-m", "tap_loop", "--config", config, "--catalog",
-                     catalog_path], stdout_path=str(out))
+                    [
+                        sys.executable,
+                        "-m",
+                        "tap_loop",
+                        "--config",
+                        config,
+                        "--catalog",
+                        catalog_path,
+                    ],
+                    stdout_path=str(out),
+                )
                 if measured.returncode:
                     sys.exit(measured.stderr[-2000:])
                 times[in_flight].append(measured.seconds)
                 outputs[in_flight] = records(out)
-                print(f"  run {attempt + 1}: {in_flight} in flight: {measured.seconds:6.2f} s, "
-                      f"{len(outputs[in_flight])} rows")
+                print(
+                    f"  run {attempt + 1}: {in_flight} in flight: {measured.seconds:6.2f} s, "
+                    f"{len(outputs[in_flight])} rows"
+                )
     same = outputs[1] == outputs[4]
     one, four = median(times[1]), median(times[4])
     print(f"\n{args.windows} windows x {args.processing:g} s processing, median of {args.repeat}:")
-    print(f"  1 in flight: {one:.2f} s   4 in flight: {four:.2f} s   ratio {four / one:.2f}"
-          f"   identical output: {same}")
+    print(
+        f"  1 in flight: {one:.2f} s   4 in flight: {four:.2f} s   ratio {four / one:.2f}"
+        f"   identical output: {same}"
+    )
     if not same:
         sys.exit("outputs differ")
 

@@ -14,8 +14,9 @@ import requests
 api_url, token, start, end = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 session = requests.Session()
 session.headers["Authorization"] = f"Bearer {token}"
-export = session.post(f"{api_url}/api/v1/report/export",
-                      json={"start": start, "end": end, "resultFormat": "Json"}).json()
+export = session.post(
+    f"{api_url}/api/v1/report/export", json={"start": start, "end": end, "resultFormat": "Json"}
+).json()
 while True:
     time.sleep(0.05)
     status = session.get(f"{api_url}/api/v1/report/exports/{export['id']}").json()

@@ -12,7 +12,8 @@ import requests
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 
-SCHEMA = json.loads(open(sys.argv.pop()).read())  # the inferred schema, so no field is dropped
+with open(sys.argv.pop()) as _schema_file:  # the inferred schema: no field is dropped
+    SCHEMA = json.load(_schema_file)
 
 
 class StockReport(Stream):
@@ -23,9 +24,10 @@ class StockReport(Stream):
         cfg = self.config
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {cfg['api_token']}"
-        export = session.post(f"{cfg['api_url']}/api/v1/report/export",
-                              json={"start": cfg["start"], "end": cfg["end"],
-                                    "resultFormat": "Json"}).json()
+        export = session.post(
+            f"{cfg['api_url']}/api/v1/report/export",
+            json={"start": cfg["start"], "end": cfg["end"], "resultFormat": "Json"},
+        ).json()
         while True:
             time.sleep(0.05)
             status = session.get(f"{cfg['api_url']}/api/v1/report/exports/{export['id']}").json()
@@ -39,8 +41,10 @@ class StockTap(Tap):
 
     name = "tap-stock"
     config_jsonschema = th.PropertiesList(
-        th.Property("api_token", th.StringType), th.Property("api_url", th.StringType),
-        th.Property("start", th.IntegerType), th.Property("end", th.IntegerType),
+        th.Property("api_token", th.StringType),
+        th.Property("api_url", th.StringType),
+        th.Property("start", th.IntegerType),
+        th.Property("end", th.IntegerType),
     ).to_dict()
 
     def discover_streams(self):

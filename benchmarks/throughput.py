@@ -40,29 +40,59 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="tap-loop-bench-"))
     with Sandbox(token=TOKEN, processing_seconds=0.05, rows_per_day=rows_per_day) as box:
         config = {
-            "api_token": TOKEN, "api_url": box.api_url, "start_date": iso(START),
-            "end_date": iso(end), "window_days": 1, "poll_interval_seconds": 0.05,
-            "schema_sample_days": (end - START) / 86400, "schema_sample_rows": 5000,
+            "api_token": TOKEN,
+            "api_url": box.api_url,
+            "start_date": iso(START),
+            "end_date": iso(end),
+            "window_days": 1,
+            "poll_interval_seconds": 0.05,
+            "schema_sample_days": (end - START) / 86400,
+            "schema_sample_rows": 5000,
             "request_timeout_seconds": 300,
         }
         config_path = write_json(folder, "config.json", config)
         began = time.perf_counter()
-        discovery = run_measured([python, "-m", "tap_loop", "--config", config_path, "--discover"],
-                                 stdout_path=str(folder / "catalog.json"))
+        discovery = run_measured(
+            [python, "-m", "tap_loop", "--config", config_path, "--discover"],
+            stdout_path=str(folder / "catalog.json"),
+        )
         if discovery.returncode:
             sys.exit(discovery.stderr)
-        print(f"export of {rows:,} rows rendered and sampled in {time.perf_counter() - began:.1f} s")
+        print(
+            f"export of {rows:,} rows rendered and sampled in {time.perf_counter() - began:.1f} s"
+        )
         catalog = json.loads((folder / "catalog.json").read_text())
         schema_path = write_json(folder, "schema.json", catalog["streams"][0]["schema"])
-        stock_config = write_json(folder, "stock.json", {
-            "api_token": TOKEN, "api_url": box.api_url, "start": START, "end": end})
+        stock_config = write_json(
+            folder,
+            "stock.json",
+            {"api_token": TOKEN, "api_url": box.api_url, "start": START, "end": end},
+        )
         commands = {
-            "raw limit": [python, str(ROOT / "benchmarks/raw_limit.py"), box.api_url, TOKEN,
-                          str(START), str(end)],
-            "stock singer-sdk": [python, str(ROOT / "benchmarks/stock_tap.py"), "--config",
-                                 stock_config, schema_path],
-            "tap-loop": [python, "-m", "tap_loop", "--config", config_path, "--catalog",
-                         str(folder / "catalog.json")],
+            "raw limit": [
+                python,
+                str(ROOT / "benchmarks/raw_limit.py"),
+                box.api_url,
+                TOKEN,
+                str(START),
+                str(end),
+            ],
+            "stock singer-sdk": [
+                python,
+                str(ROOT / "benchmarks/stock_tap.py"),
+                "--config",
+                stock_config,
+                schema_path,
+            ],
+            "tap-loop": [
+                python,
+                "-m",
+                "tap_loop",
+                "--config",
+                config_path,
+                "--catalog",
+                str(folder / "catalog.json"),
+            ],
         }
         if args.no_stock:
             del commands["stock singer-sdk"]
@@ -73,8 +103,11 @@ def main() -> None:
                 if measured.returncode:
                     sys.exit(f"{name} failed:\n{measured.stderr[-2000:]}")
                 results[name].append(measured)
-                print(f"  run {attempt + 1}: {name:17} {measured.seconds:7.2f} s "
-                      f"{rows / measured.seconds:10,.0f} rows/s  peak RSS {measured.max_rss_mb:6.0f} MB")
+                print(
+                    f"  run {attempt + 1}: {name:17} {measured.seconds:7.2f} s "
+                    f"{rows / measured.seconds:10,.0f} rows/s  "
+                    f"peak RSS {measured.max_rss_mb:6.0f} MB"
+                )
     speed = {name: rows / median([m.seconds for m in runs]) for name, runs in results.items()}
     rss = {name: max(m.max_rss_mb for m in runs) for name, runs in results.items()}
     print(f"\n{rows:,} rows, median of {args.repeat} alternating runs")

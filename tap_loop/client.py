@@ -47,7 +47,7 @@ class RetryPolicy:
     max_wait_seconds: float = 300.0
     backoff_base_seconds: float = 1.0
     backoff_cap_seconds: float = 60.0
-    sleep: t.Callable[[float], None] = time.sleep
+    sleep: t.Callable[[float], object] = time.sleep
 
     def backoff(self, retry: int) -> float:
         """Exponential backoff with jitter for the ``retry``-th retry (1-based)."""
@@ -183,7 +183,11 @@ class LoopApi:
                 )
             LOGGER.info(
                 "Retrying %s in %.1f s (retry %d of %d): %s",
-                call, wait, retry, self.retry.max_retries, reason,
+                call,
+                wait,
+                retry,
+                self.retry.max_retries,
+                reason,
             )
             self.retry.sleep(wait)
 
@@ -273,7 +277,10 @@ class Downloader:
                 wait = exc.wait if exc.wait is not None else self.retry.backoff(retry)
                 LOGGER.info(
                     "Retrying download in %.1f s (retry %d of %d): %s",
-                    wait, retry, self.retry.max_retries, exc,
+                    wait,
+                    retry,
+                    self.retry.max_retries,
+                    exc,
                 )
                 self.retry.sleep(wait)
 
@@ -301,8 +308,11 @@ class Downloader:
                     sink.write(chunk)
                     size += len(chunk)
                 expected = response.headers.get("Content-Length")
-                if expected is not None and expected.isdigit() and int(expected) != size and (
-                    not response.headers.get("Content-Encoding")
+                if (
+                    expected is not None
+                    and expected.isdigit()
+                    and int(expected) != size
+                    and (not response.headers.get("Content-Encoding"))
                 ):
                     raise _RetryableDownload(f"truncated: {size} of {expected} bytes", None)
                 sink.flush()

@@ -67,7 +67,8 @@ def discover_schema(tap: TapLoop) -> tuple[dict[str, t.Any], list[str]]:
         inferred = inferrer.schema()
         LOGGER.info(
             "Inferred %d field(s) from %d sample row(s)",
-            len(inferred.get("properties", {})), len(rows),
+            len(inferred.get("properties", {})),
+            len(rows),
         )
     schema = build_schema(inferred, settings.schema_overrides)
     return _with_keys(schema, choose_keys(schema, settings.primary_keys, never_null or set()))

@@ -10,8 +10,7 @@ ADVICE = {
     "Loop's web settings (API keys tab)",
     403: "check 'impersonate_user' and the token's permissions in Loop",
     404: "the export does not exist (any more)",
-    429: "Loop is rate limiting; lower 'max_concurrent_exports' or raise "
-    "'max_retry_wait_seconds'",
+    429: "Loop is rate limiting; lower 'max_concurrent_exports' or raise 'max_retry_wait_seconds'",
     451: "the Loop account must be verified before its data can be exported",
 }
 

@@ -121,9 +121,7 @@ class ExportLifecycle:
         answer = self.api.create_export(self.settings.export_body(window.start, window.end))
         export_id = answer.get("id") or answer.get("reportId")
         if not export_id:
-            raise LoopApiError(
-                "POST /api/v1/report/export", 200, "the answer carries no export id"
-            )
+            raise LoopApiError("POST /api/v1/report/export", 200, "the answer carries no export id")
         return str(export_id)
 
     # -- poll -----------------------------------------------------------------------------
@@ -153,7 +151,8 @@ class ExportLifecycle:
             elif state.status is ExportStatus.NOT_READY:
                 LOGGER.info(
                     "Export %s reports status %r: treated as not ready yet",
-                    export_id, state.raw_status,
+                    export_id,
+                    state.raw_status,
                 )
             if self.clock() + interval > deadline:
                 raise ExportFailed(
@@ -169,7 +168,7 @@ class ExportLifecycle:
         """Stream the result at ``url`` into a new temp file; return (path, bytes)."""
         if self.cancel.is_set():
             raise Cancelled("sync stopping")
-        handle = tempfile.NamedTemporaryFile(
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, kept on disk)
             prefix=f"loop-{export_id}-", suffix=self.suffix, dir=self.work_dir, delete=False
         )
         path = Path(handle.name)
@@ -257,7 +256,9 @@ class ExportLifecycle:
             failures.append(f"{export_id}: {state.raw_status}")
             LOGGER.info(
                 "Export %s for window %s is %s; creating it again",
-                export_id, window, state.raw_status,
+                export_id,
+                window,
+                state.raw_status,
             )
             export_id = None
 

@@ -79,7 +79,8 @@ class ExportPipeline:
                 self._last_change = now
                 LOGGER.warning(
                     "Loop answered 429 Too Many Requests: exports in flight lowered %d -> %d",
-                    old, self.limit,
+                    old,
+                    self.limit,
                 )
 
     def _maybe_raise_limit(self) -> None:
@@ -92,7 +93,9 @@ class ExportPipeline:
             ):
                 old, self.limit = self.limit, self.limit + 1
                 self._last_change = now
-                LOGGER.info("No 429 for a while: exports in flight raised %d -> %d", old, self.limit)
+                LOGGER.info(
+                    "No 429 for a while: exports in flight raised %d -> %d", old, self.limit
+                )
 
     # -- scheduling -----------------------------------------------------------------------
     def _top_up(self) -> None:

@@ -1,11 +1,13 @@
 """Read rows from a downloaded export file incrementally, never loading it whole.
 
-A JSON export is one array of row objects. Exports are commonly written one row per
-line; when they are, each line is parsed with orjson (the fast path). The moment a line
-is not exactly one whole row (pretty-printed, several rows per line, or a very long
-line), the rest of the file is read with ijson's incremental parser instead. Both paths
-give the same rows: a physical line never splits a JSON string, so at each line start the
-reader sits between two top-level elements, which makes the switch safe.
+A JSON export is one array of row objects, laid out any way (one line, a row per line,
+pretty-printed). The fast path reads a chunk, cuts it just after the last row that
+ends in it, and parses that run of rows with one ``orjson.loads`` call. A cut is only
+tried where a ``}`` is followed by ``,`` and ``{`` (whitespace allowed), and orjson
+validates it: ``[`` + the text before the cut + ``]`` parses only when the cut falls
+between two top-level rows (inside a string or a nested value it leaves something
+unclosed). When no cut works within ``MAX_BUFFER`` bytes (a huge row) the rest is read
+with ijson's incremental parser. Memory stays within a few chunks either way.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ import orjson
 
 from tap_loop.errors import DownloadError
 
-MAX_FAST_LINE = 4 << 20  # longer lines (e.g. a compact one-line export) go to ijson
+CHUNK = 1 << 20
+MAX_BUFFER = 64 << 20
+MAX_TRIES = 6
+_WS = b" \t\r\n"
 
 
 class InvalidExport(DownloadError):
@@ -28,96 +33,94 @@ class InvalidExport(DownloadError):
 
 def iter_json_rows(stream: t.BinaryIO) -> t.Iterator[dict[str, t.Any]]:
     """Yield each row object of the JSON array in ``stream``; raise InvalidExport if bad."""
-    for row, _raw in iter_json_rows_raw(stream):
-        yield row
-
-
-def iter_json_rows_raw(stream: t.BinaryIO) -> t.Iterator[tuple[dict[str, t.Any], bytes | None]]:
-    """Like :func:`iter_json_rows`, with each row's own JSON text when the fast path read it
-    (``None`` from the incremental parser), so a writer can pass the bytes on unchanged."""
-    head = _skip_whitespace(stream)
-    if head != b"[":
-        if head == b"":
+    first = stream.read(CHUNK)
+    buffer = first.lstrip(_WS)
+    if buffer[:1] != b"[":
+        if not first.strip(_WS):
             raise InvalidExport("the export file is empty")
-        raise InvalidExport(f"the export is not a JSON array (starts with {head!r})")
-    yield from _rows_after_bracket(stream)
-
-
-def _skip_whitespace(stream: t.BinaryIO) -> bytes:
+        raise InvalidExport(f"the export is not a JSON array (starts with {buffer[:10]!r})")
+    buffer = buffer[1:].lstrip(_WS)
     while True:
-        char = stream.read(1)
-        if char not in (b" ", b"\n", b"\r", b"\t") or char == b"":
-            return char
-
-
-def _rows_after_bracket(
-    stream: t.BinaryIO,
-) -> t.Iterator[tuple[dict[str, t.Any], bytes | None]]:
-    loads = orjson.loads
-    readline = stream.readline
-    line_start_pieces: list[bytes] = []
-    emitted = False
-    while True:
-        line = readline(MAX_FAST_LINE)
-        if not line:
-            raise InvalidExport("the export ended before its closing ']' (truncated)")
-        text = line.strip()
-        if not text:
-            continue
-        if text == b"]":
-            _expect_end(stream)
+        data = stream.read(CHUNK)
+        if not data:
+            yield from _last_rows(buffer)
             return
-        closing = False
-        if text[:1] == b"," and emitted:
-            text = text[1:].lstrip()
-            line = line.replace(b",", b"", 1)
-            if not text:
-                continue
-            if text == b"]":
-                _expect_end(stream)
-                return
-        if text[-1:] == b",":
-            text = text[:-1].rstrip()
-        elif text[-1:] == b"]" and text[:1] == b"{":
-            text, closing = text[:-1].rstrip(), True
-        if text[:1] == b"{" and text[-1:] == b"}" and line.endswith(b"\n") or closing:
-            try:
-                row = loads(text)
-            except orjson.JSONDecodeError:
-                row = None
-            if isinstance(row, dict):
-                emitted = True
-                yield row, text
-                if closing:
-                    _expect_end(stream)
-                    return
-                continue
-        line_start_pieces.append(line)
-        break
-    # Slow path: from this line on, an incremental parser reads the rest of the array.
-    rest = _Chain(b"[" + b"".join(line_start_pieces), stream)
+        buffer += data
+        cut = _cut(buffer)
+        if cut is not None:
+            rows, rest = cut
+            yield from rows
+            buffer = rest
+        elif len(buffer) > MAX_BUFFER:
+            yield from _incremental(_Chain(b"[" + buffer, stream))
+            return
+
+
+def _cut(buffer: bytes) -> tuple[list[dict[str, t.Any]], bytes] | None:
+    """Parse the complete rows at the start of ``buffer``; None if no valid cut found."""
+    end = len(buffer)
+    for _ in range(MAX_TRIES):
+        close = buffer.rfind(b"}", 0, end)
+        if close <= 0:
+            return None
+        end = close
+        after = close + 1
+        while after < len(buffer) and buffer[after] in _WS:
+            after += 1
+        if after >= len(buffer) or buffer[after] != 0x2C:  # ","
+            continue
+        after += 1
+        while after < len(buffer) and buffer[after] in _WS:
+            after += 1
+        if after >= len(buffer) or buffer[after] != 0x7B:  # "{"
+            continue
+        try:
+            rows = orjson.loads(b"[" + buffer[: close + 1] + b"]")
+        except orjson.JSONDecodeError:
+            continue
+        _check_objects(rows)
+        return rows, buffer[after:]
+    return None
+
+
+def _last_rows(buffer: bytes) -> t.Iterator[dict[str, t.Any]]:
+    """The rows left at the end of the file: ``row, row, ... ]`` and whitespace."""
+    text = buffer.rstrip(_WS)
+    if not text.endswith(b"]"):
+        raise InvalidExport("the export ended before its closing ']' (truncated)")
+    body = text[:-1].rstrip(_WS)
+    if not body:
+        return
     try:
-        for row in ijson.items(rest, "item", use_float=True):
+        rows = orjson.loads(b"[" + body + b"]")
+    except orjson.JSONDecodeError:
+        yield from _incremental(io.BytesIO(b"[" + body + b"]"))  # precise error, or rows
+        return
+    _check_objects(rows)
+    yield from rows
+
+
+def _check_objects(rows: list[t.Any]) -> None:
+    for row in rows:
+        if type(row) is not dict:
+            raise InvalidExport(f"a row of the export is not an object: {type(row).__name__}")
+
+
+def _incremental(stream: t.BinaryIO) -> t.Iterator[dict[str, t.Any]]:
+    try:
+        for row in ijson.items(stream, "item", use_float=True):
             if not isinstance(row, dict):
                 raise InvalidExport(f"a row of the export is not an object: {type(row).__name__}")
-            yield row, None
-    except ijson.common.IncompleteJSONError as exc:
-        raise InvalidExport(f"the export is not valid JSON: {str(exc)[:200]}") from None
+            yield row
     except ijson.common.JSONError as exc:
         raise InvalidExport(f"the export is not valid JSON: {str(exc)[:200]}") from None
-
-
-def _expect_end(stream: t.BinaryIO) -> None:
-    tail = stream.read(64).strip()
-    if tail:
-        raise InvalidExport(f"unexpected data after the export's closing ']': {tail[:20]!r}")
 
 
 class _Chain(io.RawIOBase):
     """A readable byte stream: ``prefix`` then the rest of ``stream``."""
 
     def __init__(self, prefix: bytes, stream: t.BinaryIO) -> None:
-        self._parts = itertools.chain([prefix], iter(lambda: stream.read(1 << 16), b""))
+        self._parts = itertools.chain([prefix], iter(lambda: stream.read(CHUNK), b""))
         self._buffer = b""
 
     def readable(self) -> bool:

@@ -96,22 +96,38 @@ class TapLoop(Tap):
             description="Make API calls on behalf of this workspace user "
             "(sent as `X-Impersonate-User`, never to the download host).",
         ),
-        _number("window_days", 1, "Length of one export window in days; fractions allowed "
-                "(0.25 = six hours)."),
-        _number("lookback_days", 0, "On incremental runs, start this many days before the "
-                "bookmark to pick up late data."),
-        _number("poll_interval_seconds", 10, "Wait before the first status check of an "
-                "export and between checks."),
-        _number("export_timeout_seconds", 3600, "Give up on one export (then split its "
-                "window) after waiting this long."),
+        _number(
+            "window_days",
+            1,
+            "Length of one export window in days; fractions allowed (0.25 = six hours).",
+        ),
+        _number(
+            "lookback_days",
+            0,
+            "On incremental runs, start this many days before the bookmark to pick up late data.",
+        ),
+        _number(
+            "poll_interval_seconds",
+            10,
+            "Wait before the first status check of an export and between checks.",
+        ),
+        _number(
+            "export_timeout_seconds",
+            3600,
+            "Give up on one export (then split its window) after waiting this long.",
+        ),
         th.Property(
             "primary_keys",
             th.ArrayType(th.StringType),
             description="Key properties of the stream; default: a never-null `id` field "
             "found by discovery.",
         ),
-        _number("schema_sample_days", 7, "Discovery samples an export of this many days "
-                "(ending at end_date or now) to infer the schema."),
+        _number(
+            "schema_sample_days",
+            7,
+            "Discovery samples an export of this many days "
+            "(ending at end_date or now) to infer the schema.",
+        ),
         th.Property(
             "schema_sample_rows",
             th.IntegerType,
@@ -122,7 +138,7 @@ class TapLoop(Tap):
             "schema",
             th.ObjectType(additional_properties=True),
             description="JSON Schema property definitions that replace or add fields of "
-            "the inferred schema, e.g. {\"score\": {\"type\": [\"number\", \"null\"]}}.",
+            'the inferred schema, e.g. {"score": {"type": ["number", "null"]}}.',
         ),
         th.Property(
             "result_format",
@@ -153,8 +169,11 @@ class TapLoop(Tap):
             description="Retries of one HTTP call on 429, 5xx, timeouts and connection "
             "errors before the run stops.",
         ),
-        _number("max_retry_wait_seconds", 300, "Cap on any single wait between retries, "
-                "including a 429's Retry-After."),
+        _number(
+            "max_retry_wait_seconds",
+            300,
+            "Cap on any single wait between retries, including a 429's Retry-After.",
+        ),
         th.Property(
             "max_export_attempts",
             th.IntegerType,
@@ -178,9 +197,7 @@ class TapLoop(Tap):
         except SettingsError as exc:
             errors = errors + exc.errors
             if raise_errors:
-                raise ConfigValidationError(
-                    "Config validation failed", errors=exc.errors
-                ) from None
+                raise ConfigValidationError("Config validation failed", errors=exc.errors) from None
             for error in exc.errors:
                 self.logger.warning(error)
         return errors

@@ -12,7 +12,6 @@ if str(ROOT) not in sys.path:  # loop_sandbox lives at the repo's top, outside t
     sys.path.insert(0, str(ROOT))
 
 from loop_sandbox import Sandbox  # noqa: E402
-
 from tests.helpers import DAY, EPOCH_2026_11_01, TOKEN, iso  # noqa: E402
 
 

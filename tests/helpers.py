@@ -56,8 +56,12 @@ def parse_messages(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def tap_command(config: dict, state: dict | None = None, catalog: dict | None = None,
-                extra: t.Sequence[str] = ()) -> list[str]:
+def tap_command(
+    config: dict,
+    state: dict | None = None,
+    catalog: dict | None = None,
+    extra: t.Sequence[str] = (),
+) -> list[str]:
     folder = Path(tempfile.mkdtemp(prefix="tap-loop-test-"))
     (folder / "config.json").write_text(json.dumps(config))
     command = [sys.executable, "-m", "tap_loop", "--config", str(folder / "config.json")]
@@ -77,13 +81,22 @@ def tap_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def run_tap(config: dict, state: dict | None = None, catalog: dict | None = None,
-            extra: t.Sequence[str] = (), env: dict[str, str] | None = None,
-            timeout: float = 300) -> TapRun:
+def run_tap(
+    config: dict,
+    state: dict | None = None,
+    catalog: dict | None = None,
+    extra: t.Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+) -> TapRun:
     """Run the tap to completion and parse what it printed."""
     done = subprocess.run(
-        tap_command(config, state, catalog, extra), capture_output=True, text=True,
-        timeout=timeout, env=tap_env(env), check=False,
+        tap_command(config, state, catalog, extra),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=tap_env(env),
+        check=False,
     )
     messages = parse_messages(done.stdout) if "--about" not in extra else []
     return TapRun(done.returncode, done.stdout, done.stderr, messages)
@@ -96,8 +109,12 @@ def row_ids(records: t.Iterable[dict]) -> list[str]:
 def discover(config: dict, env: dict[str, str] | None = None) -> dict:
     """Run ``tap-loop --discover`` and return the catalog it printed."""
     done = subprocess.run(
-        tap_command(config, extra=["--discover"]), capture_output=True, text=True,
-        timeout=300, env=tap_env(env), check=False,
+        tap_command(config, extra=["--discover"]),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=tap_env(env),
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)

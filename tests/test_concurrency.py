@@ -25,7 +25,10 @@ def test_rows_in_window_order_when_later_windows_finish_first(sandbox, config, c
     assert ends == sorted(ends) and ends[-1] == iso(START + 6 * DAY)
     assert_no_state_ahead_of_rows(run.messages)
     creates = sorted(
-        (r["time"], json.loads(r["body"])["start"]) for r in sandbox.requests if r["method"] == "POST")
+        (r["time"], json.loads(r["body"])["start"])
+        for r in sandbox.requests
+        if r["method"] == "POST"
+    )
     first_four = {start for _, start in creates[:4]}
     assert first_four == {START + i * DAY for i in range(4)}  # four created up front
 
@@ -35,13 +38,14 @@ def test_in_flight_exports_are_saved_in_state_as_they_are_created(sandbox, confi
     run = run_tap(config, catalog=catalog)
     saved = set()
     for state in run.states:
-        saved |= set((state["bookmarks"]["report"].get("exports_in_flight") or {}))
+        saved |= set(state["bookmarks"]["report"].get("exports_in_flight") or {})
     assert saved == {f"{START + i * DAY}/{START + (i + 1) * DAY}" for i in range(3)}
 
 
 def test_429_lowers_exports_in_flight_and_output_is_unchanged(sandbox, config, catalog):
-    sandbox.add_fault({"target": "poll", "kind": "http_status", "status": 429,
-                       "retry_after": "0", "times": 6})
+    sandbox.add_fault(
+        {"target": "poll", "kind": "http_status", "status": 429, "retry_after": "0", "times": 6}
+    )
     config = {**config, "end_date": iso(START + 6 * DAY), "max_concurrent_exports": 4}
     run = run_tap(config, catalog=catalog)
     assert run.returncode == 0, run.stderr
@@ -55,8 +59,13 @@ class _FakeLifecycle:
 
 def test_limit_halves_on_429_and_grows_back_after_a_quiet_period():
     now = [0.0]
-    pipeline = ExportPipeline(_FakeLifecycle(), [Window(0, 1)], max_in_flight=8,
-                              min_window_seconds=60, clock=lambda: now[0])
+    pipeline = ExportPipeline(
+        _FakeLifecycle(),
+        [Window(0, 1)],
+        max_in_flight=8,
+        min_window_seconds=60,
+        clock=lambda: now[0],
+    )
     pipeline.rate_limited()
     assert pipeline.limit == 4
     now[0] = 1.0

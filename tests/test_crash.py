@@ -18,8 +18,11 @@ START = EPOCH_2026_11_01
 def run_until(config, stop_after_records, state=None):
     """Run the tap, SIGKILL it once it printed ``stop_after_records`` records."""
     process = subprocess.Popen(
-        tap_command(config, state), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        env=tap_env(), text=True,
+        tap_command(config, state),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=tap_env(),
+        text=True,
     )
     messages, records = [], 0
     assert process.stdout is not None
@@ -48,9 +51,14 @@ def test_sigkill_mid_window_then_resume_loses_nothing(sandbox, config, kill_at):
     expected = {r["id"] for r in sandbox.expected_rows(START, START + 3 * DAY)}
     assert set(first_ids) | set(second_ids) == expected
     # duplicates only come from the window re-read after the last STATE (or a boundary)
-    bookmark = (last_state or {}).get("bookmarks", {}).get("report", {}).get("replication_key_value")
-    resume_from = START if bookmark is None else int(
-        __import__("datetime").datetime.fromisoformat(bookmark).timestamp())
+    bookmark = (
+        (last_state or {}).get("bookmarks", {}).get("report", {}).get("replication_key_value")
+    )
+    resume_from = (
+        START
+        if bookmark is None
+        else int(__import__("datetime").datetime.fromisoformat(bookmark).timestamp())
+    )
     reread = {r["id"] for r in sandbox.expected_rows(resume_from, resume_from + DAY)}
     assert set(first_ids) & set(second_ids) <= reread
     assert after.bookmark() == iso(START + 3 * DAY)
@@ -68,8 +76,9 @@ def assert_no_state_ahead_of_rows(messages):
 
 def test_periodic_sdk_state_never_passes_unemitted_rows(sandbox, config):
     sandbox.configure(rows_per_day=28800)  # 14,400 rows per half-day window
-    run = run_tap({**config, "end_date": iso(START + DAY), "window_days": 0.5,
-                   "max_concurrent_exports": 1})
+    run = run_tap(
+        {**config, "end_date": iso(START + DAY), "window_days": 0.5, "max_concurrent_exports": 1}
+    )
     assert run.returncode == 0, run.stderr
     messages = parse_messages(run.stdout)
     assert len(run.records) > 20000
@@ -82,12 +91,25 @@ def test_sdk_per_row_increment_cannot_move_the_bookmark(sandbox, config):
     """The SDK's own per-row state update (the cause of meltano/sdk#1165) is a no-op."""
     from tap_loop.tap import TapLoop
 
-    state = {"bookmarks": {"report": {"replication_key": "_loop_window_end",
-                                      "replication_key_value": iso(START)}}}
-    tap = TapLoop(config={**config, "primary_keys": ["id"]}, state=state,
-                  catalog={"streams": [{"tap_stream_id": "report", "stream": "report",
-                                        "schema": {"type": "object", "properties": {}},
-                                        "metadata": []}]})
+    state = {
+        "bookmarks": {
+            "report": {"replication_key": "_loop_window_end", "replication_key_value": iso(START)}
+        }
+    }
+    tap = TapLoop(
+        config={**config, "primary_keys": ["id"]},
+        state=state,
+        catalog={
+            "streams": [
+                {
+                    "tap_stream_id": "report",
+                    "stream": "report",
+                    "schema": {"type": "object", "properties": {}},
+                    "metadata": [],
+                }
+            ]
+        },
+    )
     stream = tap.streams["report"]
     stream._increment_stream_state({"_loop_window_end": iso(START + 9 * DAY)})
     assert stream.stream_state["replication_key_value"] == iso(START)

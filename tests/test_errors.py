@@ -35,8 +35,12 @@ def test_bad_config_fails_before_any_api_call(sandbox, config, catalog, change, 
 
 @pytest.mark.parametrize(
     ("status", "advice"),
-    [(400, "check the request settings"), (401, "check 'api_token'"),
-     (403, "check 'impersonate_user'"), (451, "must be verified")],
+    [
+        (400, "check the request settings"),
+        (401, "check 'api_token'"),
+        (403, "check 'impersonate_user'"),
+        (451, "must be verified"),
+    ],
 )
 def test_fatal_status_stops_with_one_clear_line(sandbox, config, catalog, status, advice):
     sandbox.add_fault({"target": "create", "kind": "http_status", "status": status, "times": 99})
@@ -49,7 +53,9 @@ def test_fatal_status_stops_with_one_clear_line(sandbox, config, catalog, status
 
 def test_401_mid_run_keeps_the_last_state_and_resume_loses_nothing(sandbox, config, catalog):
     config = {**config, "max_concurrent_exports": 1}
-    sandbox.add_fault({"target": "create", "kind": "http_status", "status": 401, "skip": 1, "times": 99})
+    sandbox.add_fault(
+        {"target": "create", "kind": "http_status", "status": 401, "skip": 1, "times": 99}
+    )
     first = run_tap(config, catalog=catalog)
     assert first.returncode != 0 and "HTTP 401" in first.stderr
     assert first.bookmark() == iso(START + DAY)
@@ -67,12 +73,16 @@ def test_failed_export_is_created_again(sandbox, config, catalog):
     assert run.returncode == 0, run.stderr
     creates = [r for r in api_calls(sandbox) if r["method"] == "POST"]
     assert len(creates) == 5
-    assert len(set(row_ids(run.records))) == len({r["id"] for r in sandbox.expected_rows(START, START + 3 * DAY)})
+    assert len(set(row_ids(run.records))) == len(
+        {r["id"] for r in sandbox.expected_rows(START, START + 3 * DAY)}
+    )
 
 
 def test_failed_three_times_stops_with_clear_error(sandbox, config, catalog):
     sandbox.add_fault({"target": "poll", "kind": "failed", "times": 99})
-    run = run_tap({**config, "max_concurrent_exports": 1, "min_window_minutes": 1440}, catalog=catalog)
+    run = run_tap(
+        {**config, "max_concurrent_exports": 1, "min_window_minutes": 1440}, catalog=catalog
+    )
     assert run.returncode != 0
     assert "did not complete after 3 attempts" in run.stderr
     creates = [r for r in api_calls(sandbox) if r["method"] == "POST"]
@@ -99,7 +109,9 @@ def test_bad_download_is_fetched_again_without_duplicates(sandbox, config, catal
 
 
 def test_undocumented_status_counts_as_not_ready(sandbox, config, catalog):
-    sandbox.add_fault({"target": "poll", "kind": "status_literal", "status": "PendingOrExpired", "times": 3})
+    sandbox.add_fault(
+        {"target": "poll", "kind": "status_literal", "status": "PendingOrExpired", "times": 3}
+    )
     run = run_tap(config, catalog=catalog)
     assert run.returncode == 0, run.stderr
     assert "treated as not ready" in run.stderr
@@ -107,8 +119,15 @@ def test_undocumented_status_counts_as_not_ready(sandbox, config, catalog):
 
 def test_export_timeout_stops_with_clear_error(sandbox, config, catalog):
     sandbox.add_fault({"target": "create", "kind": "slow", "seconds": 30, "times": 99})
-    run = run_tap({**config, "export_timeout_seconds": 1, "min_window_minutes": 1440,
-                   "max_concurrent_exports": 1}, catalog=catalog)
+    run = run_tap(
+        {
+            **config,
+            "export_timeout_seconds": 1,
+            "min_window_minutes": 1440,
+            "max_concurrent_exports": 1,
+        },
+        catalog=catalog,
+    )
     assert run.returncode != 0
     assert "export_timeout_seconds" in run.stderr
     assert run.records == []
@@ -118,8 +137,13 @@ def test_export_timeout_stops_with_clear_error(sandbox, config, catalog):
     "fault",
     [
         {"target": "create", "kind": "http_status", "status": 429, "retry_after": "1"},
-        {"target": "poll", "kind": "http_status", "status": 429, "retry_after": "http-date",
-         "retry_after_seconds": 1},
+        {
+            "target": "poll",
+            "kind": "http_status",
+            "status": 429,
+            "retry_after": "http-date",
+            "retry_after_seconds": 1,
+        },
         {"target": "poll", "kind": "http_status", "status": 503},
         {"target": "create", "kind": "http_status", "status": 500},
         {"target": "download", "kind": "http_status", "status": 502},

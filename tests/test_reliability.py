@@ -12,7 +12,15 @@ import time
 import pytest
 
 from tests.helpers import (
-    DAY, EPOCH_2026_11_01, TOKEN, iso, parse_messages, row_ids, run_tap, tap_command, tap_env,
+    DAY,
+    EPOCH_2026_11_01,
+    TOKEN,
+    iso,
+    parse_messages,
+    row_ids,
+    run_tap,
+    tap_command,
+    tap_env,
 )
 from tests.test_crash import assert_no_state_ahead_of_rows
 
@@ -25,8 +33,13 @@ def in_flight(state):
 
 def kill_when(config, catalog, predicate, state=None):
     """Run the tap and SIGKILL it at the first message for which ``predicate`` is true."""
-    process = subprocess.Popen(tap_command(config, state, catalog), stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, env=tap_env(), text=True)
+    process = subprocess.Popen(
+        tap_command(config, state, catalog),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=tap_env(),
+        text=True,
+    )
     messages = []
     assert process.stdout is not None
     for line in process.stdout:
@@ -48,7 +61,7 @@ def test_a_saved_in_flight_export_is_polled_not_created_again(sandbox, config, c
     config = {**config, "max_concurrent_exports": 1}
     before = kill_when(config, catalog, lambda ms: bool(in_flight(last_state(ms))))
     state = last_state(before)
-    (key, export_id), = in_flight(state).items()
+    ((key, export_id),) = in_flight(state).items()
     assert key == f"{START}/{START + DAY}"
     sandbox.clear_requests()
     sandbox.configure(processing_seconds=0.2)
@@ -58,8 +71,11 @@ def test_a_saved_in_flight_export_is_polled_not_created_again(sandbox, config, c
     assert api[0]["method"] == "GET" and api[0]["path"].endswith(export_id)
     creates = [json.loads(r["body"])["start"] for r in api if r["method"] == "POST"]
     assert START not in creates and len(creates) == 2
-    assert row_ids(after.records) == [r["id"] for w in range(3)
-                                     for r in sandbox.expected_rows(START + w * DAY, START + (w + 1) * DAY)]
+    assert row_ids(after.records) == [
+        r["id"]
+        for w in range(3)
+        for r in sandbox.expected_rows(START + w * DAY, START + (w + 1) * DAY)
+    ]
     assert "exports_in_flight" not in after.last_state["bookmarks"]["report"]
 
 
@@ -83,15 +99,17 @@ def test_a_saved_export_that_is_gone_is_created_again(sandbox, config, catalog, 
 
 def test_a_window_that_keeps_failing_is_split_in_halves(sandbox, config, catalog):
     sandbox.add_fault({"target": "poll", "kind": "failed", "times": 3})
-    run = run_tap({**config, "end_date": iso(START + DAY), "max_concurrent_exports": 1},
-                  catalog=catalog)
+    run = run_tap(
+        {**config, "end_date": iso(START + DAY), "max_concurrent_exports": 1}, catalog=catalog
+    )
     assert run.returncode == 0, run.stderr
     assert "Splitting window" in run.stderr
     half = START + DAY // 2
     bookmarks = [run.bookmark(s) for s in run.states]
     assert iso(half) in bookmarks and bookmarks[-1] == iso(START + DAY)
-    expected = [r["id"] for r in sandbox.expected_rows(START, half)] + \
-               [r["id"] for r in sandbox.expected_rows(half, START + DAY)]
+    expected = [r["id"] for r in sandbox.expected_rows(START, half)] + [
+        r["id"] for r in sandbox.expected_rows(half, START + DAY)
+    ]
     assert row_ids(run.records) == expected
     assert_no_state_ahead_of_rows(run.messages)
 
@@ -102,13 +120,22 @@ def test_range_too_large_is_split_too(sandbox, config, catalog):
     assert run.returncode == 0, run.stderr
     windows = sorted({(r["_loop_window_start"], r["_loop_window_end"]) for r in run.records})
     assert len(windows) == 4  # 24 h -> 12 h -> 6 h
-    assert {r["id"] for r in run.records} == {r["id"] for r in sandbox.expected_rows(START, START + DAY)}
+    assert {r["id"] for r in run.records} == {
+        r["id"] for r in sandbox.expected_rows(START, START + DAY)
+    }
 
 
 def test_splitting_stops_at_min_window_with_the_smallest_window_named(sandbox, config, catalog):
     sandbox.add_fault({"target": "poll", "kind": "failed", "times": 999})
-    run = run_tap({**config, "end_date": iso(START + DAY), "max_concurrent_exports": 1,
-                   "min_window_minutes": 360}, catalog=catalog)
+    run = run_tap(
+        {
+            **config,
+            "end_date": iso(START + DAY),
+            "max_concurrent_exports": 1,
+            "min_window_minutes": 360,
+        },
+        catalog=catalog,
+    )
     assert run.returncode != 0
     line = next(line for line in run.stderr.splitlines() if "Giving up on window" in line)
     assert f"[{iso(START)} .. {iso(START + 6 * 3600)}]" in line
@@ -116,9 +143,13 @@ def test_splitting_stops_at_min_window_with_the_smallest_window_named(sandbox, c
 
 
 CRASH_POINTS = {
-    "during a poll": lambda ms: bool(in_flight(last_state(ms))) and not any(m["type"] == "RECORD" for m in ms),
+    "during a poll": lambda ms: (
+        bool(in_flight(last_state(ms))) and not any(m["type"] == "RECORD" for m in ms)
+    ),
     "mid-emission": lambda ms: sum(m["type"] == "RECORD" for m in ms) == 70,
-    "right after a STATE": lambda ms: ms[-1]["type"] == "STATE" and any(m["type"] == "RECORD" for m in ms),
+    "right after a STATE": lambda ms: (
+        ms[-1]["type"] == "STATE" and any(m["type"] == "RECORD" for m in ms)
+    ),
     "after the second window": lambda ms: sum(m["type"] == "RECORD" for m in ms) == 98,
 }
 
@@ -132,15 +163,22 @@ def test_killed_anywhere_resumes_without_loss(sandbox, config, catalog, point):
     assert after.returncode == 0, after.stderr
     first = [m["record"]["id"] for m in before if m["type"] == "RECORD"]
     second = row_ids(after.records)
-    assert set(first) | set(second) == {r["id"] for r in sandbox.expected_rows(START, START + 3 * DAY)}
+    assert set(first) | set(second) == {
+        r["id"] for r in sandbox.expected_rows(START, START + 3 * DAY)
+    }
     assert after.bookmark() == iso(START + 3 * DAY)
 
 
 def test_killed_mid_download_resumes_without_loss(sandbox, config, catalog):
-    sandbox.add_fault({"target": "download", "kind": "delay", "seconds": 30, "after_fraction": 0.5,
-                       "skip": 1})
-    process = subprocess.Popen(tap_command({**config, "max_concurrent_exports": 1}, None, catalog),
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=tap_env())
+    sandbox.add_fault(
+        {"target": "download", "kind": "delay", "seconds": 30, "after_fraction": 0.5, "skip": 1}
+    )
+    process = subprocess.Popen(
+        tap_command({**config, "max_concurrent_exports": 1}, None, catalog),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=tap_env(),
+    )
     deadline = time.time() + 30
     while time.time() < deadline:
         stalled = [r for r in sandbox.requests if r["server"] == "download"]
@@ -156,12 +194,17 @@ def test_killed_mid_download_resumes_without_loss(sandbox, config, catalog):
     assert after.returncode == 0, after.stderr
     first = [m["record"]["id"] for m in before if m["type"] == "RECORD"]
     assert set(first) | set(row_ids(after.records)) == {
-        r["id"] for r in sandbox.expected_rows(START, START + 3 * DAY)}
+        r["id"] for r in sandbox.expected_rows(START, START + 3 * DAY)
+    }
 
 
 def test_dead_target_exits_nonzero_with_a_clear_message(sandbox, config, catalog):
-    process = subprocess.Popen(tap_command(config, None, catalog), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, env=tap_env())
+    process = subprocess.Popen(
+        tap_command(config, None, catalog),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=tap_env(),
+    )
     assert process.stdout is not None
     process.stdout.readline()
     process.stdout.close()  # the target died
@@ -175,8 +218,15 @@ def test_full_disk_exits_nonzero_with_a_clear_message(sandbox, config, catalog):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
 
-    done = subprocess.run(tap_command(config, None, catalog), capture_output=True, text=True,
-                          env=tap_env(), preexec_fn=small_files, timeout=120, check=False)
+    done = subprocess.run(
+        tap_command(config, None, catalog),
+        capture_output=True,
+        text=True,
+        env=tap_env(),
+        preexec_fn=small_files,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode != 0
     assert "Could not write the export" in done.stderr and "free disk space" in done.stderr
     states = [m["value"] for m in parse_messages(done.stdout) if m["type"] == "STATE"]
@@ -184,15 +234,18 @@ def test_full_disk_exits_nonzero_with_a_clear_message(sandbox, config, catalog):
 
 
 def test_no_secret_in_any_output_at_debug_with_faults(sandbox, config, catalog):
-    sandbox.add_fault([
-        {"target": "create", "kind": "http_status", "status": 429, "retry_after": "1"},
-        {"target": "poll", "kind": "http_status", "status": 503},
-        {"target": "download", "kind": "truncate"},
-        {"target": "download", "kind": "expire_url", "then": "fresh"},
-        {"target": "download", "kind": "reset"},
-    ])
-    run = run_tap(config, catalog=catalog, extra=[],
-                  env={"TAP_LOOP_LOG_LEVEL": "DEBUG", "LOGLEVEL": "DEBUG"})
+    sandbox.add_fault(
+        [
+            {"target": "create", "kind": "http_status", "status": 429, "retry_after": "1"},
+            {"target": "poll", "kind": "http_status", "status": 503},
+            {"target": "download", "kind": "truncate"},
+            {"target": "download", "kind": "expire_url", "then": "fresh"},
+            {"target": "download", "kind": "reset"},
+        ]
+    )
+    run = run_tap(
+        config, catalog=catalog, extra=[], env={"TAP_LOOP_LOG_LEVEL": "DEBUG", "LOGLEVEL": "DEBUG"}
+    )
     assert run.returncode == 0, run.stderr
     assert "DEBUG" in run.stderr
     signatures = set()

@@ -17,7 +17,9 @@ def stream_entry(catalog):
 
 
 def validator(schema):
-    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+    return jsonschema.Draft7Validator(
+        schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER
+    )
 
 
 def test_discovery_infers_a_schema_that_validates_every_record(sandbox, config):
@@ -27,8 +29,16 @@ def test_discovery_infers_a_schema_that_validates_every_record(sandbox, config):
     assert entry["key_properties"] == ["id"]
     assert entry["replication_key"] == "_loop_window_end"
     properties = entry["schema"]["properties"]
-    for field in ("id", "createdAt", "assignee", "tags", "sla", "_loop_window_start",
-                  "_loop_window_end", "_loop_export_id"):
+    for field in (
+        "id",
+        "createdAt",
+        "assignee",
+        "tags",
+        "sla",
+        "_loop_window_start",
+        "_loop_window_end",
+        "_loop_export_id",
+    ):
         assert field in properties, field
     assert properties["createdAt"]["format"] == "date-time"
     assert properties["localDate"]["format"] == "date"
@@ -42,9 +52,16 @@ def test_discovery_infers_a_schema_that_validates_every_record(sandbox, config):
 
 
 def test_discovery_samples_with_filters_and_sample_settings(sandbox, config):
-    discover({**config, "team_ids": ["team_sales"], "schema_sample_days": 2,
-              "schema_sample_rows": 10, "timezone": "Europe/Ljubljana",
-              "impersonate_user": "boss@example.com"})
+    discover(
+        {
+            **config,
+            "team_ids": ["team_sales"],
+            "schema_sample_days": 2,
+            "schema_sample_rows": 10,
+            "timezone": "Europe/Ljubljana",
+            "impersonate_user": "boss@example.com",
+        }
+    )
     import json
 
     create = next(r for r in sandbox.requests if r["method"] == "POST")
@@ -56,8 +73,10 @@ def test_discovery_samples_with_filters_and_sample_settings(sandbox, config):
 
 
 def test_schema_setting_replaces_and_adds_fields(sandbox, config):
-    override = {"attachments": {"type": ["string", "null"]},
-                "futureField": {"type": ["number", "null"]}}
+    override = {
+        "attachments": {"type": ["string", "null"]},
+        "futureField": {"type": ["number", "null"]},
+    }
     entry = stream_entry(discover({**config, "schema": override}))
     assert entry["schema"]["properties"]["attachments"] == override["attachments"]
     assert entry["schema"]["properties"]["futureField"] == override["futureField"]
@@ -65,33 +84,53 @@ def test_schema_setting_replaces_and_adds_fields(sandbox, config):
 
 def test_discovery_without_token_still_succeeds(sandbox, config):
     no_token = {k: v for k, v in config.items() if k != "api_token"}
-    from tests.helpers import tap_command, tap_env
     import json
     import subprocess
 
-    done = subprocess.run(tap_command(no_token, extra=["--discover"]), capture_output=True,
-                          text=True, env=tap_env(), timeout=120, check=False)
+    from tests.helpers import tap_command, tap_env
+
+    done = subprocess.run(
+        tap_command(no_token, extra=["--discover"]),
+        capture_output=True,
+        text=True,
+        env=tap_env(),
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     entry = stream_entry(json.loads(done.stdout))
     assert set(entry["schema"]["properties"]) == {
-        "_loop_window_start", "_loop_window_end", "_loop_export_id", "id"}
+        "_loop_window_start",
+        "_loop_window_end",
+        "_loop_export_id",
+        "id",
+    }
     assert "No api_token" in done.stderr
     assert not sandbox.requests
 
 
 def test_empty_sample_gives_tap_fields_and_a_warning(sandbox, config):
     config = {k: v for k, v in config.items() if k != "primary_keys"}
-    from tests.helpers import tap_command, tap_env
     import json
     import subprocess
 
+    from tests.helpers import tap_command, tap_env
+
     done = subprocess.run(
         tap_command({**config, "team_ids": ["no_such_inbox"]}, extra=["--discover"]),
-        capture_output=True, text=True, env=tap_env(), timeout=120, check=False)
+        capture_output=True,
+        text=True,
+        env=tap_env(),
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     entry = stream_entry(json.loads(done.stdout))
     assert set(entry["schema"]["properties"]) == {
-        "_loop_window_start", "_loop_window_end", "_loop_export_id"}
+        "_loop_window_start",
+        "_loop_window_end",
+        "_loop_export_id",
+    }
     assert entry["key_properties"] == []
     assert "sample export had no rows" in done.stderr
     assert "No key property" in done.stderr
@@ -150,8 +189,9 @@ def test_json_and_xlsx_give_the_same_records(sandbox, config):
         return [{k: v for k, v in r.items() if k != "_loop_export_id"} for r in records]
 
     assert comparable(xlsx_run.records) == comparable(json_run.records)
-    formats = [json.loads(r["body"])["resultFormat"] for r in sandbox.requests
-               if r["method"] == "POST"]
+    formats = [
+        json.loads(r["body"])["resultFormat"] for r in sandbox.requests if r["method"] == "POST"
+    ]
     assert "Xlsx" in formats and "Json" in formats
 
 

@@ -33,9 +33,16 @@ FAULTS = [
 
 
 def test_fault_soak(sandbox, config, catalog, capsys):
-    config = {**config, "end_date": iso(END), "window_days": 0.25, "max_concurrent_exports": 4,
-              "request_timeout_seconds": 1, "max_retry_wait_seconds": 2,
-              "max_request_retries": 8, "poll_interval_seconds": 0.1}
+    config = {
+        **config,
+        "end_date": iso(END),
+        "window_days": 0.25,
+        "max_concurrent_exports": 4,
+        "request_timeout_seconds": 1,
+        "max_retry_wait_seconds": 2,
+        "max_request_retries": 8,
+        "poll_interval_seconds": 0.1,
+    }
     sandbox.set_random_faults({"seed": 20261127, "rate": 0.3, "kinds": FAULTS})
     run = run_tap(config, catalog=catalog, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -56,13 +63,16 @@ def test_fault_soak(sandbox, config, catalog, capsys):
 
     matrix = collections.Counter(
         (r["server"], r["fault"] + (f" {r['status']}" if r["fault"] == "http_status" else ""))
-        for r in sandbox.requests if r.get("fault")
+        for r in sandbox.requests
+        if r.get("fault")
     )
     windows = len({(r["_loop_window_start"], r["_loop_window_end"]) for r in run.records})
     with capsys.disabled():
-        print(f"\nsoak: {len(run.records)} records, {windows} windows with rows, "
-              f"{len(sandbox.requests)} requests, {sum(matrix.values())} faults, "
-              f"{len(retries)} retries logged")
+        print(
+            f"\nsoak: {len(run.records)} records, {windows} windows with rows, "
+            f"{len(sandbox.requests)} requests, {sum(matrix.values())} faults, "
+            f"{len(retries)} retries logged"
+        )
         for (server, kind), count in sorted(matrix.items()):
             print(f"  {server:8} {kind:16} {count}")
     assert sum(matrix.values()) >= 30

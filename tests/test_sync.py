@@ -28,14 +28,18 @@ def test_full_sync_emits_every_row_in_window_order_with_origin_fields(sandbox, c
     assert row_ids(run.records) == expected_ids(sandbox, START, START + 3 * DAY)
     expected = {r["id"]: r for r in sandbox.expected_rows(START, START + 3 * DAY)}
     for record in (dict(r) for r in run.records):
-        origin = {k: record.pop(k) for k in ("_loop_window_start", "_loop_window_end", "_loop_export_id")}
+        origin = {
+            k: record.pop(k) for k in ("_loop_window_start", "_loop_window_end", "_loop_export_id")
+        }
         assert record == expected[record["id"]]  # every field, as Loop sent it
         assert origin["_loop_window_end"] in WINDOW_ENDS and origin["_loop_export_id"]
     # the rows of one window all carry that window and its export id
     by_window = collections.defaultdict(set)
     for message in run.messages:
         if message["type"] == "RECORD":
-            by_window[message["record"]["_loop_window_end"]].add(message["record"]["_loop_export_id"])
+            by_window[message["record"]["_loop_window_end"]].add(
+                message["record"]["_loop_export_id"]
+            )
     assert all(len(ids) == 1 for ids in by_window.values())
 
 
@@ -73,13 +77,24 @@ def test_incremental_run_starts_at_the_bookmark(sandbox, config, catalog):
     assert second.returncode == 0, second.stderr
     assert row_ids(second.records) == expected_ids(sandbox, START + 3 * DAY, START + 5 * DAY)
     assert second.bookmark() == iso(START + 5 * DAY)
-    creates = [r for r in sandbox.requests if r["method"] == "POST" and r["path"].endswith("/export")]
-    assert sorted(json.loads(c["body"])["start"] for c in creates[-2:]) == [START + 3 * DAY, START + 4 * DAY]
+    creates = [
+        r for r in sandbox.requests if r["method"] == "POST" and r["path"].endswith("/export")
+    ]
+    assert sorted(json.loads(c["body"])["start"] for c in creates[-2:]) == [
+        START + 3 * DAY,
+        START + 4 * DAY,
+    ]
 
 
 def test_lookback_rereads_before_the_bookmark(sandbox, config, catalog):
-    state = {"bookmarks": {"report": {"replication_key": "_loop_window_end",
-                                      "replication_key_value": iso(START + 2 * DAY)}}}
+    state = {
+        "bookmarks": {
+            "report": {
+                "replication_key": "_loop_window_end",
+                "replication_key_value": iso(START + 2 * DAY),
+            }
+        }
+    }
     run = run_tap({**config, "lookback_days": 0.5}, state=state, catalog=catalog)
     assert run.returncode == 0, run.stderr
     ids = row_ids(run.records)
@@ -106,21 +121,40 @@ def test_empty_windows_still_advance_the_bookmark(sandbox, config, catalog):
 
 def test_export_body_filters_timezone_and_impersonation(sandbox, config, catalog):
     team = sandbox.expected_rows(START, START + DAY)[0]["teamId"]
-    run = run_tap({
-        **config, "end_date": iso(START + DAY), "team_ids": [team], "tag_ids": ["tag_vip"],
-        "timezone": "Europe/Ljubljana", "impersonate_user": "boss@example.com",
-    }, catalog=catalog)
+    run = run_tap(
+        {
+            **config,
+            "end_date": iso(START + DAY),
+            "team_ids": [team],
+            "tag_ids": ["tag_vip"],
+            "timezone": "Europe/Ljubljana",
+            "impersonate_user": "boss@example.com",
+        },
+        catalog=catalog,
+    )
     assert run.returncode == 0, run.stderr
     create = next(r for r in sandbox.requests if r["method"] == "POST")
     assert json.loads(create["body"]) == {
-        "start": START, "end": START + DAY, "timezone": "Europe/Ljubljana",
-        "resultFormat": "Json", "teamIds": [team], "tagIds": ["tag_vip"],
+        "start": START,
+        "end": START + DAY,
+        "timezone": "Europe/Ljubljana",
+        "resultFormat": "Json",
+        "teamIds": [team],
+        "tagIds": ["tag_vip"],
     }
     api_calls = [r for r in sandbox.requests if r["server"] == "api" and "/api/" in r["path"]]
-    assert api_calls and all(r["headers"].get("x-impersonate-user") == "boss@example.com" for r in api_calls)
+    assert api_calls and all(
+        r["headers"].get("x-impersonate-user") == "boss@example.com" for r in api_calls
+    )
     assert all(r["headers"].get("authorization") == f"Bearer {TOKEN}" for r in api_calls)
-    expected = expected_ids(sandbox, START, START + DAY, team_ids=[team], tag_ids=["tag_vip"],
-                            timezone="Europe/Ljubljana")
+    expected = expected_ids(
+        sandbox,
+        START,
+        START + DAY,
+        team_ids=[team],
+        tag_ids=["tag_vip"],
+        timezone="Europe/Ljubljana",
+    )
     assert row_ids(run.records) == expected
 
 

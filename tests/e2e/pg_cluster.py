@@ -48,6 +48,18 @@ def find_bindir() -> Path | None:
     return Path(initdb).resolve().parent if initdb else None
 
 
+def _stop_system_clusters() -> None:
+    """Stop the Debian cluster(s) the package install may have started (outside a
+    container, installing ``postgresql`` creates and starts ``main`` on port 5432)."""
+    if shutil.which("pg_lsclusters") is None:
+        return
+    listed = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True).stdout
+    for line in listed.splitlines():
+        fields = line.split()
+        if len(fields) >= 4 and fields[3] == "online":
+            subprocess.run(["pg_ctlcluster", fields[0], fields[1], "stop"], check=False)
+
+
 def ensure_postgres() -> Path:
     """Return the server bin folder, installing Debian's ``postgresql`` if it is missing."""
     bindir = find_bindir()
@@ -64,6 +76,7 @@ def ensure_postgres() -> Path:
         check=True,
         env=env,
     )
+    _stop_system_clusters()
     bindir = find_bindir()
     if bindir is None:
         raise RuntimeError("apt-get installed postgresql but no initdb was found")

@@ -31,8 +31,12 @@ class Sleeps(list):
 
 
 def api(sleeps: Sleeps, **kw) -> LoopApi:
-    policy = RetryPolicy(max_retries=kw.pop("max_retries", 4), max_wait_seconds=kw.pop("cap", 30),
-                         backoff_base_seconds=1, sleep=sleeps)
+    policy = RetryPolicy(
+        max_retries=kw.pop("max_retries", 4),
+        max_wait_seconds=kw.pop("cap", 30),
+        backoff_base_seconds=1,
+        sleep=sleeps,
+    )
     return LoopApi(API, TOKEN, retry=policy, **kw)
 
 
@@ -101,8 +105,12 @@ def test_connection_errors_are_retried():
 @responses.activate
 @pytest.mark.parametrize(
     ("status", "needle"),
-    [(400, "check the request settings"), (401, "check 'api_token'"),
-     (403, "check 'impersonate_user'"), (451, "must be verified")],
+    [
+        (400, "check the request settings"),
+        (401, "check 'api_token'"),
+        (403, "check 'impersonate_user'"),
+        (451, "must be verified"),
+    ],
 )
 def test_fatal_statuses_name_status_call_message_and_advice(status, needle):
     responses.post(CREATE, status=status, json={"message": "Nope from Loop", "code": "E42"})
@@ -128,7 +136,7 @@ def test_range_too_large_and_not_found_are_typed():
 @responses.activate
 def test_redirects_are_not_followed():
     responses.post(CREATE, status=302, headers={"Location": "https://evil.example/steal"})
-    with pytest.raises(LoopApiError, match="redirect to evil.example"):
+    with pytest.raises(LoopApiError, match=r"redirect to evil\.example"):
         api(Sleeps()).create_export({})
     assert len(responses.calls) == 1
 

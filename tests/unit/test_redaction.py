@@ -10,8 +10,10 @@ from tap_loop.redaction import RedactingFilter, redact, register_secret
 
 def test_redact_masks_registered_token_bearer_and_signature():
     register_secret("tok-abcdef")
-    text = redact("token tok-abcdef; Authorization: Bearer other.tok; "
-                  "https://h/RF_1?Expires=1&Signature=abc%2Bdef&Key-Pair-Id=K")
+    text = redact(
+        "token tok-abcdef; Authorization: Bearer other.tok; "
+        "https://h/RF_1?Expires=1&Signature=abc%2Bdef&Key-Pair-Id=K"
+    )
     assert "tok-abcdef" not in text and "other.tok" not in text and "abc%2Bdef" not in text
     assert "Signature=***&Key-Pair-Id=K" in text
 

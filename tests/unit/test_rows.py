@@ -12,8 +12,8 @@ from tap_loop.rows import InvalidExport, iter_json_rows
 
 ROWS = [
     {"id": "a", "n": 1, "nested": {"x": [1, 2, {"y": "}{,]"}]}, "s": "line\nbreak ]"},
-    {"id": "b", "n": 2.5, "nested": None, "s": "Žiri – ✓ 🎉"},
-    {"id": "c", "n": None, "nested": {"x": []}, "s": "{\"not\": \"a row\"}"},
+    {"id": "b", "n": 2.5, "nested": None, "s": "Žiri \u2013 ✓ 🎉"},
+    {"id": "c", "n": None, "nested": {"x": []}, "s": '{"not": "a row"}'},
 ]
 
 
@@ -24,8 +24,26 @@ def layouts():
     yield "pretty", json.dumps(ROWS, indent=2, ensure_ascii=False).encode()
     yield "pretty-ascii", json.dumps(ROWS, indent=4).encode()
     yield "crlf", b"[\r\n" + b",\r\n".join(orjson.dumps(r) for r in ROWS) + b"\r\n]\r\n"
-    yield "two-per-line", b"[" + orjson.dumps(ROWS[0]) + b"," + orjson.dumps(ROWS[1]) + b",\n" + orjson.dumps(ROWS[2]) + b"]"
-    yield "mixed", b"[" + orjson.dumps(ROWS[0]) + b",\n" + json.dumps(ROWS[1], indent=1).encode() + b",\n" + orjson.dumps(ROWS[2]) + b"\n]"
+    yield (
+        "two-per-line",
+        b"["
+        + orjson.dumps(ROWS[0])
+        + b","
+        + orjson.dumps(ROWS[1])
+        + b",\n"
+        + orjson.dumps(ROWS[2])
+        + b"]",
+    )
+    yield (
+        "mixed",
+        b"["
+        + orjson.dumps(ROWS[0])
+        + b",\n"
+        + json.dumps(ROWS[1], indent=1).encode()
+        + b",\n"
+        + orjson.dumps(ROWS[2])
+        + b"\n]",
+    )
 
 
 @pytest.mark.parametrize(("name", "data"), list(layouts()))
@@ -42,7 +60,7 @@ def test_empty_arrays(data):
     "data",
     [
         b"",
-        b"{\"id\": 1}",
+        b'{"id": 1}',
         b"[" + orjson.dumps(ROWS[0]) + b",\n" + orjson.dumps(ROWS[1])[:10],
         b"[" + orjson.dumps(ROWS[0]) + b",\n",
         orjson.dumps(ROWS)[:-1],

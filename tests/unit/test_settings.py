@@ -47,12 +47,18 @@ def test_decimal_poll_interval_becomes_float():
 
 
 def test_filters_map_to_api_fields_and_export_body():
-    s = settings(team_ids=["team_a"], tag_ids=["t1", "t2"], teammate_ids=[], timezone="Europe/Ljubljana")
+    s = settings(
+        team_ids=["team_a"], tag_ids=["t1", "t2"], teammate_ids=[], timezone="Europe/Ljubljana"
+    )
     assert s.filters == {"teamIds": ["team_a"], "tagIds": ["t1", "t2"]}
     body = s.export_body(10, 20)
     assert body == {
-        "start": 10, "end": 20, "timezone": "Europe/Ljubljana", "resultFormat": "Json",
-        "teamIds": ["team_a"], "tagIds": ["t1", "t2"],
+        "start": 10,
+        "end": 20,
+        "timezone": "Europe/Ljubljana",
+        "resultFormat": "Json",
+        "teamIds": ["team_a"],
+        "tagIds": ["t1", "t2"],
     }
 
 
