@@ -61,3 +61,18 @@ def median(values: list[float]) -> float:
     ordered = sorted(values)
     middle = len(ordered) // 2
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def completed_export_url(api_url: str, token: str, start: int, end: int) -> str:
+    """Create a JSON export of ``[start, end]`` and poll it; its result URL."""
+    import requests
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    body = {"start": start, "end": end, "resultFormat": "Json"}
+    export = session.post(f"{api_url}/api/v1/report/export", json=body).json()
+    while True:
+        time.sleep(0.05)
+        status = session.get(f"{api_url}/api/v1/report/exports/{export['id']}").json()
+        if status["status"] == "Completed":
+            return status["url"]

@@ -77,6 +77,14 @@ def main() -> None:
                 str(START),
                 str(end),
             ],
+            "streaming limit": [
+                python,
+                str(ROOT / "benchmarks/raw_stream_limit.py"),
+                box.api_url,
+                TOKEN,
+                str(START),
+                str(end),
+            ],
             "stock singer-sdk": [
                 python,
                 str(ROOT / "benchmarks/stock_tap.py"),
@@ -104,7 +112,7 @@ def main() -> None:
                     sys.exit(f"{name} failed:\n{measured.stderr[-2000:]}")
                 results[name].append(measured)
                 print(
-                    f"  run {attempt + 1}: {name:17} {measured.seconds:7.2f} s "
+                    f"  run {attempt + 1}: {name:18} {measured.seconds:7.2f} s "
                     f"{rows / measured.seconds:10,.0f} rows/s  "
                     f"peak RSS {measured.max_rss_mb:6.0f} MB"
                 )
@@ -112,8 +120,9 @@ def main() -> None:
     rss = {name: max(m.max_rss_mb for m in runs) for name, runs in results.items()}
     print(f"\n{rows:,} rows, median of {args.repeat} alternating runs")
     for name in results:
-        print(f"  {name:17} {speed[name]:10,.0f} rows/s   peak RSS {rss[name]:6.0f} MB")
+        print(f"  {name:18} {speed[name]:10,.0f} rows/s   peak RSS {rss[name]:6.0f} MB")
     print(f"  tap-loop / raw limit: {speed['tap-loop'] / speed['raw limit']:.2f}")
+    print(f"  tap-loop / streaming limit: {speed['tap-loop'] / speed['streaming limit']:.2f}")
     if "stock singer-sdk" in speed:
         print(f"  tap-loop / stock:     {speed['tap-loop'] / speed['stock singer-sdk']:.2f}")
 

@@ -15,7 +15,6 @@ import tempfile
 import typing as t
 from pathlib import Path
 
-from tap_loop.client import Downloader, LoopApi, RetryPolicy
 from tap_loop.errors import ExportFailed, RangeTooLarge
 from tap_loop.export import ExportLifecycle
 from tap_loop.rows import iter_json_rows
@@ -86,23 +85,7 @@ def sample_rows(settings: Settings, now: t.Any) -> list[dict[str, t.Any]]:
     if settings.window_seconds < settings.schema_sample_seconds:
         windows.append(Window(end - settings.window_seconds, end))
     work_dir = Path(tempfile.mkdtemp(prefix="tap-loop-discovery-"))
-    retry = RetryPolicy(
-        max_retries=settings.max_request_retries,
-        max_wait_seconds=settings.max_retry_wait_seconds,
-        backoff_base_seconds=min(1.0, settings.poll_interval_seconds),
-    )
-    lifecycle = ExportLifecycle(
-        LoopApi(
-            settings.api_url,
-            settings.api_token,
-            impersonate_user=settings.impersonate_user,
-            timeout_seconds=settings.request_timeout_seconds,
-            retry=retry,
-        ),
-        Downloader(timeout_seconds=settings.request_timeout_seconds, retry=retry),
-        settings,
-        work_dir=work_dir,
-    )
+    lifecycle = ExportLifecycle.from_settings(settings, work_dir=work_dir)
     try:
         for window in windows:
             LOGGER.info("Discovery: sampling the export of %s to infer the schema", window)

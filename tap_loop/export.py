@@ -26,7 +26,7 @@ from pathlib import Path
 
 import requests
 
-from tap_loop.client import Downloader, LoopApi
+from tap_loop.client import Downloader, LoopApi, RetryPolicy
 from tap_loop.errors import (
     ExportFailed,
     ExportNotFound,
@@ -306,6 +306,34 @@ class ExportLifecycle:
     def _sleep(self, seconds: float) -> None:
         if self.cancel.wait(max(0.0, seconds)):
             raise Cancelled("sync stopping")
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        work_dir: Path,
+        cancel: threading.Event | None = None,
+        on_rate_limited: t.Callable[[], None] | None = None,
+    ) -> ExportLifecycle:
+        """A lifecycle with the API client and downloader the settings describe."""
+        cancel = cancel or threading.Event()
+        retry = RetryPolicy(
+            max_retries=settings.max_request_retries,
+            max_wait_seconds=settings.max_retry_wait_seconds,
+            backoff_base_seconds=min(1.0, settings.poll_interval_seconds),
+            sleep=cancel.wait,  # a stopping sync interrupts retry waits
+        )
+        api = LoopApi(
+            settings.api_url,
+            settings.api_token,
+            impersonate_user=settings.impersonate_user,
+            timeout_seconds=settings.request_timeout_seconds,
+            retry=retry,
+            on_rate_limited=on_rate_limited,
+        )
+        downloader = Downloader(timeout_seconds=settings.request_timeout_seconds, retry=retry)
+        return cls(api, downloader, settings, work_dir=work_dir, cancel=cancel)
 
 
 __all__ = [

@@ -26,7 +26,6 @@ from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
-from tap_loop.client import Downloader, LoopApi, RetryPolicy
 from tap_loop.errors import DownloadError, LoopTapError
 from tap_loop.export import CompletedExport, ExportLifecycle
 from tap_loop.output import LoopMessageWriter, dumps, target_gone
@@ -186,28 +185,11 @@ class ReportStream(Stream):
             settings.max_concurrent_exports,
         )
         work_dir = Path(tempfile.mkdtemp(prefix="tap-loop-"))
-        cancel = threading.Event()
         pipeline: ExportPipeline | None = None
-        retry = RetryPolicy(
-            max_retries=settings.max_request_retries,
-            max_wait_seconds=settings.max_retry_wait_seconds,
-            backoff_base_seconds=min(1.0, settings.poll_interval_seconds),
-            sleep=cancel.wait,  # a stopping sync interrupts retry waits
-        )
-        api = LoopApi(
-            settings.api_url,
-            settings.api_token,
-            impersonate_user=settings.impersonate_user,
-            timeout_seconds=settings.request_timeout_seconds,
-            retry=retry,
-            on_rate_limited=lambda: pipeline.rate_limited() if pipeline else None,
-        )
-        lifecycle = ExportLifecycle(
-            api,
-            Downloader(timeout_seconds=settings.request_timeout_seconds, retry=retry),
+        lifecycle = ExportLifecycle.from_settings(
             settings,
             work_dir=work_dir,
-            cancel=cancel,
+            on_rate_limited=lambda: pipeline.rate_limited() if pipeline else None,
         )
         pipeline = ExportPipeline(
             lifecycle,

@@ -106,9 +106,9 @@ def row_ids(records: t.Iterable[dict]) -> list[str]:
     return [r["id"] for r in records]
 
 
-def discover(config: dict, env: dict[str, str] | None = None) -> dict:
-    """Run ``tap-loop --discover`` and return the catalog it printed."""
-    done = subprocess.run(
+def discover_run(config: dict, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``tap-loop --discover``; the finished process (stdout: the catalog)."""
+    return subprocess.run(
         tap_command(config, extra=["--discover"]),
         capture_output=True,
         text=True,
@@ -116,5 +116,10 @@ def discover(config: dict, env: dict[str, str] | None = None) -> dict:
         env=tap_env(env),
         check=False,
     )
+
+
+def discover(config: dict, env: dict[str, str] | None = None) -> dict:
+    """Run ``tap-loop --discover`` and return the catalog it printed."""
+    done = discover_run(config, env)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)

@@ -7,7 +7,7 @@ import json
 
 import jsonschema
 
-from tests.helpers import DAY, EPOCH_2026_11_01, discover, iso, run_tap
+from tests.helpers import DAY, EPOCH_2026_11_01, discover, discover_run, iso, run_tap
 
 START = EPOCH_2026_11_01
 
@@ -84,19 +84,7 @@ def test_schema_setting_replaces_and_adds_fields(sandbox, config):
 
 def test_discovery_without_token_still_succeeds(sandbox, config):
     no_token = {k: v for k, v in config.items() if k != "api_token"}
-    import json
-    import subprocess
-
-    from tests.helpers import tap_command, tap_env
-
-    done = subprocess.run(
-        tap_command(no_token, extra=["--discover"]),
-        capture_output=True,
-        text=True,
-        env=tap_env(),
-        timeout=120,
-        check=False,
-    )
+    done = discover_run(no_token)
     assert done.returncode == 0, done.stderr
     entry = stream_entry(json.loads(done.stdout))
     assert set(entry["schema"]["properties"]) == {
@@ -111,19 +99,7 @@ def test_discovery_without_token_still_succeeds(sandbox, config):
 
 def test_empty_sample_gives_tap_fields_and_a_warning(sandbox, config):
     config = {k: v for k, v in config.items() if k != "primary_keys"}
-    import json
-    import subprocess
-
-    from tests.helpers import tap_command, tap_env
-
-    done = subprocess.run(
-        tap_command({**config, "team_ids": ["no_such_inbox"]}, extra=["--discover"]),
-        capture_output=True,
-        text=True,
-        env=tap_env(),
-        timeout=120,
-        check=False,
-    )
+    done = discover_run({**config, "team_ids": ["no_such_inbox"]})
     assert done.returncode == 0, done.stderr
     entry = stream_entry(json.loads(done.stdout))
     assert set(entry["schema"]["properties"]) == {
