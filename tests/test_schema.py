@@ -176,3 +176,17 @@ def test_xlsx_discovery_infers_the_same_schema(sandbox, config):
     xlsx_entry = stream_entry(discover({**config, "result_format": "xlsx"}))
     assert xlsx_entry["schema"] == json_entry["schema"]
     assert xlsx_entry["key_properties"] == ["id"]
+
+
+def test_types_edited_in_the_catalog_are_honoured(sandbox, config):
+    catalog = discover(config)
+    properties = stream_entry(catalog)["schema"]["properties"]
+    assert properties["firstResponseSeconds"]["type"] == ["integer", "null"]
+    properties["firstResponseSeconds"] = {"type": ["number", "null"]}
+    properties["localDate"] = {"type": ["string", "null"]}  # no date format
+    run = run_tap(config, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    assert len(run.schemas) == 1  # the edits fit the data: no widening
+    announced = run.schemas[0]["schema"]["properties"]
+    assert announced["firstResponseSeconds"] == {"type": ["number", "null"]}
+    assert announced["localDate"] == {"type": ["string", "null"]}

@@ -180,3 +180,57 @@ def test_one_progress_line_per_window(sandbox, config, catalog):
     lines = [line for line in run.stderr.splitlines() if "Window [" in line and " done in " in line]
     assert len(lines) == 3
     assert all(" rows" in line and "export " in line for line in lines)
+
+
+def test_settings_from_tap_loop_environment_variables(sandbox, config, catalog):
+    """`--config ENV`: every value from TAP_LOOP_* variables, fractions and lists included."""
+    import subprocess
+
+    from tests.helpers import parse_messages, tap_env
+
+    env = tap_env(
+        {
+            "TAP_LOOP_API_TOKEN": TOKEN,
+            "TAP_LOOP_API_URL": sandbox.api_url,
+            "TAP_LOOP_START_DATE": iso(START),
+            "TAP_LOOP_END_DATE": iso(START + DAY),
+            "TAP_LOOP_WINDOW_DAYS": "0.5",
+            "TAP_LOOP_POLL_INTERVAL_SECONDS": "0.1",
+            "TAP_LOOP_TEAM_IDS": '["team_sales"]',
+            "TAP_LOOP_MAX_CONCURRENT_EXPORTS": "2",
+            "TAP_LOOP_PRIMARY_KEYS": '["id"]',
+        }
+    )
+    folder = __import__("tempfile").mkdtemp()
+    catalog_path = f"{folder}/catalog.json"
+    with open(catalog_path, "w") as handle:
+        json.dump(catalog, handle)
+    done = subprocess.run(
+        [
+            __import__("sys").executable,
+            "-m",
+            "tap_loop",
+            "--config",
+            "ENV",
+            "--catalog",
+            catalog_path,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    records = [m["record"] for m in parse_messages(done.stdout) if m["type"] == "RECORD"]
+    assert row_ids(records) == expected_ids(
+        sandbox, START, START + DAY, window=DAY // 2, team_ids=["team_sales"]
+    )
+    bodies = [json.loads(r["body"]) for r in sandbox.requests if r["method"] == "POST"]
+    assert sorted(b["end"] - b["start"] for b in bodies) == [DAY // 2, DAY // 2]
+
+
+def test_connection_test_flag(sandbox, config):
+    run = run_tap(config, extra=["--test"])
+    assert run.returncode == 0, run.stderr
+    assert any(m["type"] == "RECORD" for m in run.messages)
