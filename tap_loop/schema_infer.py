@@ -552,6 +552,236 @@ def _array_checker(items: Any) -> Callable[[Any], bool]:
     return check_array
 
 
+# ------------------------------------------------------------ generated fast check
+
+#: Nesting depth (objects and arrays) that the generated checker inlines; deeper
+#: nodes are checked by the closures of ``_compile`` (keeps the source small and far
+#: from Python's limits on indentation and nested loops).
+_INLINE_DEPTH = 6
+_TYPE_NAMES: dict[type, str] = {
+    _NoneType: "_NoneType",
+    bool: "bool",
+    int: "int",
+    float: "float",
+    Decimal: "_Decimal",
+    str: "str",
+    dict: "dict",
+    list: "list",
+    tuple: "tuple",
+}
+#: Order in which the generated code tests exact types (most common first).
+_TYPE_TEST_ORDER = (str, _NoneType, int, float, bool, dict, list, Decimal, tuple)
+_MISSING = object()
+#: Date-times that surely exist: every day but February 29 (those go the slow way).
+#: A match implies ``is_date_time`` (tested); no match means: ask ``is_date_time``.
+_DATE_TIME_FAST = re.compile(
+    r"[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+    r"[Tt](?:[01][0-9]|2[0-3]):[0-6][0-9]:[0-6][0-9](?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+)
+
+
+def _value_checker(node: Any) -> Callable[[Any], bool]:
+    """One value against a node, the ``_compile`` way (for nodes nested too deep)."""
+    fast, deep_checks, node = _compile(node)
+
+    def check_value(value: Any) -> bool:
+        t = type(value)
+        if t in fast:
+            return True
+        deep = deep_checks.get(t)
+        return _fits(node, value) if deep is None else deep(value)
+
+    return check_value
+
+
+class _CheckSource:
+    """Writes the source of a checker specialised to one object schema.
+
+    The code does exactly what the ``_compile`` closures do (which is what ``_fits``
+    does): values of an exact Python type that fits outright pass, ``str``/``dict``/
+    ``list``/``tuple`` with a format, properties or items are checked inline, and any
+    other type (wrong types, subclasses, non-JSON values) goes to ``_fits``.
+    """
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.ns: dict[str, Any] = {
+            "_NoneType": _NoneType,
+            "_Decimal": Decimal,
+            "_fits": _fits,
+            "_MISSING": _MISSING,
+            "_is_date_time": is_date_time,
+            "_is_date": is_date,
+            "_heads_get": _HEADS.get,
+            "_dates_get": _DATES.get,
+            "_MIN_SEC": _MIN_SEC,
+            "_ZONES": _ZONES,
+            "_date_time_fast": _DATE_TIME_FAST.fullmatch,
+        }
+        self.count = 0
+
+    def name(self, prefix: str) -> str:
+        self.count += 1
+        return f"{prefix}{self.count}"
+
+    def const(self, value: Any, prefix: str) -> str:
+        name = self.name(prefix)
+        self.ns[name] = value
+        return name
+
+    def emit(self, indent: int, line: str) -> None:
+        self.lines.append("    " * indent + line)
+
+    def obj(self, props: Mapping[str, Any], var: str, indent: int, depth: int) -> None:
+        """Code returning False unless the dict ``var`` fits the properties."""
+        if not all(type(key) is str for key in props):
+            raise TypeError("non-string property names")  # caller falls back
+        known = self.const(frozenset(props), "_KNOWN")
+        size = len(props)
+        if not props:
+            self.emit(indent, f"if {var}:")
+            self.emit(indent + 1, "return False")
+            return
+        values = {key: self.name("v") for key in props}
+        # As many keys as properties: all of them there, or some key is unknown.
+        self.emit(indent, f"if len({var}) == {size}:")
+        self.emit(indent + 1, "try:")
+        for key, value in values.items():
+            self.emit(indent + 2, f"{value} = {var}[{key!r}]")
+        self.emit(indent + 1, "except KeyError:")
+        self.emit(indent + 2, "return False")
+        # Fewer keys: they must all be known; a missing one fits.
+        self.emit(indent, f"elif {var}.keys() <= {known}:")
+        get = self.name("get")
+        self.emit(indent + 1, f"{get} = {var}.get")
+        for key, sub in props.items():
+            if _is_any(sub):
+                continue
+            if "null" in (_types_of(sub) or ()):  # missing reads as None, which fits
+                self.emit(indent + 1, f"{values[key]} = {get}({key!r})")
+            else:
+                self.emit(indent + 1, f"{values[key]} = {get}({key!r}, _MISSING)")
+        self.emit(indent, "else:")
+        self.emit(indent + 1, "return False")
+        for key, sub in props.items():
+            if _is_any(sub):
+                continue
+            value = values[key]
+            if "null" in (_types_of(sub) or ()):
+                self.value(sub, value, indent, depth)
+            else:
+                self.emit(indent, f"if {value} is not _MISSING:")
+                self.value(sub, value, indent + 1, depth)
+
+    def value(self, node: Any, var: str, indent: int, depth: int) -> None:
+        """Code returning False unless ``var`` fits the (typed) node."""
+        names = _types_of(node) or []
+        fast: set[type] = set()
+        for type_name in names:
+            fast.update(_JSON_TO_PY.get(type_name, ()))
+        fmt_check = None
+        if "string" in names:
+            fmt_check = _FORMAT_CHECKS.get(node.get("format"))
+            if fmt_check is not None:
+                fast.discard(str)
+        props = None
+        if "object" in names and node.get("properties") is not None:
+            fast.discard(dict)
+            props = node["properties"]
+        items = None
+        if "array" in names and not _is_any(node.get("items")):
+            fast.difference_update((list, tuple))
+            items = node["items"]
+        if depth >= _INLINE_DEPTH and (props is not None or items is not None):
+            check = self.const(_value_checker(node), "_check")
+            self.emit(indent, f"if not {check}({var}):")
+            self.emit(indent + 1, "return False")
+            return
+        node_name = self.const(node, "_NODE")
+        fast_types = [t for t in _TYPE_TEST_ORDER if t in fast]
+        if fmt_check is None and props is None and items is None:
+            if fast_types == [_NoneType]:
+                cond = f"{var} is not None"
+            else:
+                cond = " and ".join(f"t is not {_TYPE_NAMES[t]}" for t in fast_types)
+                self.emit(indent, f"t = type({var})")
+            self.emit(indent, f"if {cond} and not _fits({node_name}, {var}):")
+            self.emit(indent + 1, "return False")
+            return
+        self.emit(indent, f"t = type({var})")
+        branches: list[tuple[str, Callable[[int], None]]] = []
+        for t in _TYPE_TEST_ORDER:
+            if t in fast:
+                branches.append((f"t is {_TYPE_NAMES[t]}", lambda _i: None))
+            elif t is str and fmt_check is not None:
+                branches.append(("t is str", lambda i: self.fmt(fmt_check, var, i)))
+            elif t is dict and props is not None:
+                branches.append(("t is dict", lambda i: self.obj(props, var, i, depth + 1)))
+            elif t is list and items is not None:
+                branches.append(
+                    ("t is list or t is tuple", lambda i: self.arr(items, var, i, depth + 1))
+                )
+        keyword = "if"
+        for cond, body in branches:
+            self.emit(indent, f"{keyword} {cond}:")
+            before = len(self.lines)
+            body(indent + 1)
+            if len(self.lines) == before:
+                self.emit(indent + 1, "pass")
+            keyword = "elif"
+        self.emit(indent, f"elif not _fits({node_name}, {var}):")
+        self.emit(indent + 1, "return False")
+
+    def fmt(self, check: Callable[[str], bool], var: str, indent: int) -> None:
+        """Code returning False unless the str ``var`` has the format (cache inlined)."""
+        if check is is_date_time:  # ``...THH:MM:SSZ`` by the caches, others by a regex
+            self.emit(
+                indent,
+                f"if not ((len({var}) == 20 and _heads_get({var}[:13]) is True"
+                f" and {var}[13:19] in _MIN_SEC and {var}[19] in _ZONES)"
+                f" or _date_time_fast({var}) is not None or _is_date_time({var})):",
+            )
+        elif check is is_date:
+            self.emit(indent, f"if _dates_get({var}) is not True and not _is_date({var}):")
+        else:
+            name = self.const(check, "_format")
+            self.emit(indent, f"if not {name}({var}):")
+        self.emit(indent + 1, "return False")
+
+    def arr(self, items: Any, var: str, indent: int, depth: int) -> None:
+        """Code returning False unless every element of ``var`` fits the items node."""
+        element = self.name("x")
+        self.emit(indent, f"for {element} in {var}:")
+        self.value(items, element, indent + 1, depth)
+
+
+def _generated_checker(props: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], bool]:
+    """``check(row)`` specialised to the properties: generated Python source, exec'd once.
+
+    Same answers as ``_object_checker(props)`` (tests compare both with ``_fits``);
+    a row that is not exactly a ``dict`` goes to that checker. If the schema holds
+    something the generator does not handle, that checker is returned instead.
+    """
+    general = _object_checker(props)
+    source = _CheckSource()
+    source.ns["_general"] = general
+    try:
+        source.emit(0, "def check(row):")
+        source.emit(1, "if type(row) is not dict:")
+        source.emit(2, "return _general(row)")
+        source.obj(props, "row", 1, 0)
+        source.emit(1, "return True")
+        code = compile("\n".join(source.lines), "<SchemaGuard.check>", "exec")
+    except (TypeError, ValueError, SyntaxError, RecursionError, MemoryError):
+        return general
+    exec(code, source.ns)  # noqa: S102 - our own source, built from the schema's structure
+    check: Callable[[Mapping[str, Any]], bool] = source.ns["check"]
+    check.source = "\n".join(source.lines)  # type: ignore[attr-defined]
+    return check
+
+
 class SchemaGuard:
     """Checks rows against an announced schema and widens it on drift.
 
@@ -579,7 +809,7 @@ class SchemaGuard:
         self._schema = schema
         props = schema.get("properties")
         self._props: Mapping[str, Any] | None = props if isinstance(props, Mapping) else None
-        self.check = _object_checker(props) if self._props is not None else _accept_all
+        self.check = _generated_checker(props) if self._props is not None else _accept_all
 
     @property
     def schema(self) -> dict[str, Any]:

@@ -11,15 +11,11 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tap_loop.windows import to_iso as iso  # noqa: F401 (re-exported for the tests)
+
 TOKEN = "sandbox-token-5f1e"
 DAY = 86400
 EPOCH_2026_11_01 = 1_793_491_200  # 2026-11-01T00:00:00Z
-
-
-def iso(epoch: int) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc).isoformat()
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from tap_loop import schema_infer
 from tap_loop.schema_infer import (
     SchemaGuard,
     SchemaInferrer,
@@ -729,3 +730,214 @@ def test_random_streams_widen_soundly(seed: int) -> None:
 
 def test_decimal_validates_as_number_in_jsonschema() -> None:
     assert_valid(obj(x=nullable("number")), [{"x": Decimal("1.25")}, {"x": 3}])
+
+
+# ------------------------------------------------- generated check == reference check
+
+_KEYS = ["a", "b", "c", "d", "it's", 'q"uote', "é 🎉"]
+_DATE_TIMES = [
+    "2026-11-01T12:00:00Z",
+    "2026-11-01t12:00:00z",
+    "2026-11-01T12:00:00.123+01:00",
+    "2026-11-01T12:00:00-23:59",
+    "2024-02-29T23:59:59Z",
+    "2026-02-29T00:00:00Z",
+    "2026-04-31T00:00:00Z",
+    "2026-11-01T12:00:00",
+    "2026-11-01T12:00:60Z",
+    "2026-11-01T12:00:00.Z",
+    "2026-11-01T24:00:00Z",
+    "2026-11-01T12:00:00+24:00",
+    "\u0662\u0660\u0662\u0666-11-01T12:00:00Z",
+    "2026-11-01T12:00:00.\u0661Z",
+    "x" * 20,
+]
+_DATES = ["2026-11-01", "2024-02-29", "2026-02-29", "2026-11-31", "2026-11-1", "2026/11/01", ""]
+
+
+class _Str(str):
+    pass
+
+
+class _Dict(dict):  # type: ignore[type-arg]
+    pass
+
+
+class _Int(int):
+    pass
+
+
+def _random_node(rng: random.Random, depth: int) -> Any:
+    """A random schema node, including the forms users write by hand."""
+    roll = rng.random()
+    if roll < 0.06:
+        return rng.choice([{}, True, {"anyOf": [{"type": "integer"}]}, {"description": "x"}])
+    names = rng.sample(["string", "object", "array", "number", "integer", "boolean"], 2)
+    names = names[: rng.choice([1, 1, 2])]
+    if rng.random() < 0.6:
+        names.append("null")
+    node: dict[str, Any] = {"type": names[0] if len(names) == 1 else names}
+    if "string" in names and rng.random() < 0.6:
+        node["format"] = rng.choice(["date-time", "date", "date-time", "email"])
+    if "object" in names and rng.random() < 0.9:
+        keys = rng.sample(_KEYS, rng.randint(0, 4 if depth < 9 else 1))
+        node["properties"] = {k: _random_node(rng, depth + 1) for k in keys}
+    if "array" in names:
+        roll = rng.random()
+        if roll < 0.8:
+            node["items"] = _random_node(rng, depth + 1)
+        elif roll < 0.9:
+            node["items"] = {}
+    return node
+
+
+def _random_fitting(rng: random.Random, node: Any, depth: int = 0) -> Any:
+    """A value that probably fits the node, with random drift now and then."""
+    if rng.random() < 0.08 or not isinstance(node, dict) or "type" not in node:
+        return _random_edge_value(rng, depth)
+    names = [node["type"]] if isinstance(node["type"], str) else node["type"]
+    name = rng.choice(names)
+    if name == "string":
+        fmt = node.get("format")
+        if fmt == "date-time":
+            return rng.choice(_DATE_TIMES[:5] * 3 + _DATE_TIMES)
+        if fmt == "date":
+            return rng.choice(_DATES[:2] * 3 + _DATES)
+        return rng.choice(["", "s", _Str("sub"), "2026-11-01"])
+    if name == "object":
+        props = node.get("properties")
+        if props is None:
+            return {k: _random_edge_value(rng, depth + 1) for k in rng.sample(_KEYS, 2)}
+        out = {k: _random_fitting(rng, v, depth + 1) for k, v in props.items()}
+        for key in list(out):
+            if rng.random() < 0.2:
+                del out[key]
+        if rng.random() < 0.1:
+            out[rng.choice(_KEYS + ["zz"])] = None
+        if out and rng.random() < 0.05:  # as many keys as properties, one unknown
+            del out[rng.choice(list(out))]
+            out["unknown"] = 1
+        return _Dict(out) if rng.random() < 0.05 else out
+    if name == "array":
+        items = node.get("items", {})
+        values = [_random_fitting(rng, items, depth + 1) for _ in range(rng.randint(0, 3))]
+        return tuple(values) if rng.random() < 0.1 else values
+    if name == "number":
+        return rng.choice([1, 2.5, Decimal("1.5"), float("nan")])
+    if name == "integer":
+        return rng.choice([0, 7, -3, _Int(5), 10**30])
+    if name == "boolean":
+        return rng.random() < 0.5
+    return None
+
+
+def _random_edge_value(rng: random.Random, depth: int) -> Any:
+    values: list[Any] = [
+        None, True, False, 0, 1, 1.0, Decimal("2"), "", "x", _Str("2026-11-01"),
+        "2026-11-01", "2026-11-01T12:00:00Z", _Int(1), dt.datetime(2026, 1, 1), object(), b"x",
+        {1, 2},
+    ]  # fmt: skip
+    if depth < 4:
+        values += [
+            {},
+            {"a": 1},
+            _Dict(a=None),
+            [],
+            [1, "x"],
+            (None,),
+            [{"b": "2026-11-01"}],
+        ]
+    return rng.choice(values)
+
+
+def _reference_check(schema: dict[str, Any]) -> Any:
+    """The check the guard made before it generated code: the ``_compile`` closures."""
+    return schema_infer._object_checker(schema["properties"])
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_generated_check_equals_reference_on_random_schemas(seed: int) -> None:
+    rng = random.Random(seed)
+    props = {k: _random_node(rng, 1) for k in rng.sample(_KEYS, rng.randint(0, len(_KEYS)))}
+    schema = {"type": "object", "properties": props}
+    g = SchemaGuard(schema)
+    assert hasattr(g.check, "source")  # really the generated checker
+    reference = _reference_check(schema)
+    fits = 0
+    for _ in range(300):
+        row = _random_fitting(rng, schema)
+        if not isinstance(row, dict):
+            row = {}
+        expected = _fits(schema, row)
+        assert g.check(row) is expected, (g.check.source, row)  # type: ignore[attr-defined]
+        assert reference(row) is expected
+        fits += expected
+    assert fits > 0 or not props
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_generated_check_equals_reference_on_inferred_schemas(seed: int) -> None:
+    rng = random.Random(1000 + seed)
+    rows = [_random_row(rng) for _ in range(rng.randint(1, 10))]
+    schema = infer_schema(rows)
+    g = SchemaGuard(schema)
+    assert hasattr(g.check, "source")
+    more = [_random_fitting(rng, schema) for _ in range(100)]
+    for row in rows + [_random_row(rng) for _ in range(100)] + [r for r in more if type(r) is dict]:
+        assert g.check(row) is _fits(schema, row), row
+    assert all(g.check(row) for row in rows)
+
+
+def test_generated_check_deep_nesting_and_odd_schemas() -> None:
+    inner: dict[str, Any] = {"type": ["string", "null"], "format": "date"}
+    for depth in range(12):  # deeper than the generator inlines
+        inner = {"type": ["object", "array", "null"], "properties": {"k": inner}, "items": inner}
+    schema = {"type": "object", "properties": {"deep": inner, "req": {"type": "integer"}}}
+    g = SchemaGuard(schema)
+    assert hasattr(g.check, "source")
+    good: Any = "2026-11-01"
+    bad: Any = "2026-11-31"
+    for depth in range(12):
+        good, bad = ({"k": good} if depth % 2 else [good]), ({"k": bad} if depth % 2 else [bad])
+    for row in [{"deep": good}, {"deep": bad}, {"req": 1}, {"req": None}, {"req": True}, {}]:
+        assert g.check(row) is _fits(schema, row), row
+    assert g.check({"deep": good, "req": 3}) and not g.check({"deep": bad})
+    assert not g.check({"req": None})  # not nullable, but a missing key fits
+    assert g.check(_Dict(req=1)) and not g.check(_Dict(other=1))  # not a dict: general path
+    empty = SchemaGuard(obj(o=nullable("object", properties={})))
+    assert empty.check({"o": {}}) and not empty.check({"o": {"x": None}})
+    assert SchemaGuard(obj()).check({}) and not SchemaGuard(obj()).check({"x": 1})
+
+
+def test_non_string_property_names_use_the_general_check() -> None:
+    g = SchemaGuard({"type": "object", "properties": {1: {"type": "integer"}, "a": {}}})
+    assert not hasattr(g.check, "source")
+    assert g.check({1: 2, "a": object()}) and not g.check({1: "x"})
+
+
+def test_date_time_fast_pattern_implies_is_date_time() -> None:
+    rng = random.Random(7)
+    alphabet = "0123456789-:.TtZz+ \u0661"
+    samples = list(_DATE_TIMES)
+    for _ in range(20000):
+        s = list(rng.choice(_DATE_TIMES))
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(s))
+            roll = rng.random()
+            if roll < 0.6:
+                s[i] = rng.choice(alphabet)
+            elif roll < 0.8:
+                del s[i]
+            else:
+                s.insert(i, rng.choice(alphabet))
+        samples.append("".join(s))
+    samples += [f"2024-{m:02d}-{d:02d}T00:00:00Z" for m in range(13) for d in range(33)]
+    matched = 0
+    g = SchemaGuard(obj(at=nullable("string", format="date-time")))
+    for s in samples:
+        if schema_infer._DATE_TIME_FAST.fullmatch(s):
+            matched += 1
+            assert is_date_time(s), s
+        row = {"at": s}
+        assert g.check(row) is is_date_time(s) is _fits(g.schema, row), s
+    assert matched > 500
