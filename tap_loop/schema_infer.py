@@ -577,7 +577,7 @@ _MISSING = object()
 _DATE_TIME_FAST = re.compile(
     r"[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
     r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
-    r"[Tt](?:[01][0-9]|2[0-3]):[0-6][0-9]:[0-6][0-9](?:\.[0-9]+)?"
+    r"[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?"
     r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 )
 
@@ -776,7 +776,7 @@ def _generated_checker(props: Mapping[str, Any]) -> Callable[[Mapping[str, Any]]
         code = compile("\n".join(source.lines), "<SchemaGuard.check>", "exec")
     except (TypeError, ValueError, SyntaxError, RecursionError, MemoryError):
         return general
-    exec(code, source.ns)  # noqa: S102 - our own source, built from the schema's structure
+    exec(code, source.ns)  # our own source, built from the schema's structure
     check: Callable[[Mapping[str, Any]], bool] = source.ns["check"]
     check.source = "\n".join(source.lines)  # type: ignore[attr-defined]
     return check

@@ -145,8 +145,11 @@ class ReportStream(Stream):
             start = max(start, bookmark - settings.lookback_seconds)
         return plan_windows(start, end, settings.window_seconds)
 
-    def _saved_exports(self) -> dict[tuple[int, int], str]:
+    def _saved_exports(self, windows: list[Window]) -> dict[tuple[int, int], str]:
+        """Exports a previous run left in flight for windows this run plans; others (the
+        plan changed: other window_days, lookback) are dropped and exported anew."""
         saved = self.stream_state.get(IN_FLIGHT) or {}
+        planned = {(window.start, window.end) for window in windows}
         resume: dict[tuple[int, int], str] = {}
         if isinstance(saved, dict):
             for key, export_id in saved.items():
@@ -154,8 +157,11 @@ class ReportStream(Stream):
                     start, end = (int(part) for part in str(key).split("/"))
                 except ValueError:
                     continue
-                resume[(start, end)] = str(export_id)
-                self._in_flight[str(key)] = str(export_id)
+                if (start, end) in planned:
+                    resume[(start, end)] = str(export_id)
+                    self._in_flight[str(key)] = str(export_id)
+        if len(resume) != len(saved):
+            self._in_flight_dirty = True  # the next STATE forgets the dropped entries
         return resume
 
     # -- records --------------------------------------------------------------------------
@@ -169,7 +175,7 @@ class ReportStream(Stream):
         settings = self.settings
         run_started = tap.run_started
         windows = self.plan(run_started)
-        resume = self._saved_exports()
+        resume = self._saved_exports(windows)
         bookmark = self._bookmark()
         self._tracker = SchemaTracker(self)
         if not windows:

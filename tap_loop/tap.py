@@ -190,8 +190,8 @@ class TapLoop(Tap):
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """The JSON Schema checks, then the checks a schema cannot express."""
-        errors = super()._validate_config(raise_errors=raise_errors)
         register_secret(str(self.config.get("api_token") or ""))
+        errors = super()._validate_config(raise_errors=raise_errors)
         try:
             self.__dict__["settings"] = load_settings(self.config, require_token=raise_errors)
         except SettingsError as exc:

@@ -813,7 +813,7 @@ def _random_fitting(rng: random.Random, node: Any, depth: int = 0) -> Any:
             if rng.random() < 0.2:
                 del out[key]
         if rng.random() < 0.1:
-            out[rng.choice(_KEYS + ["zz"])] = None
+            out[rng.choice([*_KEYS, "zz"])] = None
         if out and rng.random() < 0.05:  # as many keys as properties, one unknown
             del out[rng.choice(list(out))]
             out["unknown"] = 1
@@ -890,7 +890,7 @@ def test_generated_check_equals_reference_on_inferred_schemas(seed: int) -> None
 
 def test_generated_check_deep_nesting_and_odd_schemas() -> None:
     inner: dict[str, Any] = {"type": ["string", "null"], "format": "date"}
-    for depth in range(12):  # deeper than the generator inlines
+    for _ in range(12):  # deeper than the generator inlines
         inner = {"type": ["object", "array", "null"], "properties": {"k": inner}, "items": inner}
     schema = {"type": "object", "properties": {"deep": inner, "req": {"type": "integer"}}}
     g = SchemaGuard(schema)
