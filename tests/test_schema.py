@@ -10,6 +10,7 @@ import jsonschema
 from tests.helpers import DAY, EPOCH_2026_11_01, discover, discover_run, iso, run_tap
 
 START = EPOCH_2026_11_01
+TAP_FIELDS = {"_loop_window_start", "_loop_window_end", "_loop_export_id"}
 
 
 def stream_entry(catalog):
@@ -87,12 +88,7 @@ def test_discovery_without_token_still_succeeds(sandbox, config):
     done = discover_run(no_token)
     assert done.returncode == 0, done.stderr
     entry = stream_entry(json.loads(done.stdout))
-    assert set(entry["schema"]["properties"]) == {
-        "_loop_window_start",
-        "_loop_window_end",
-        "_loop_export_id",
-        "id",
-    }
+    assert set(entry["schema"]["properties"]) == TAP_FIELDS | {"id"}  # id: primary_keys
     assert "No api_token" in done.stderr
     assert not sandbox.requests
 
@@ -102,11 +98,7 @@ def test_empty_sample_gives_tap_fields_and_a_warning(sandbox, config):
     done = discover_run({**config, "team_ids": ["no_such_inbox"]})
     assert done.returncode == 0, done.stderr
     entry = stream_entry(json.loads(done.stdout))
-    assert set(entry["schema"]["properties"]) == {
-        "_loop_window_start",
-        "_loop_window_end",
-        "_loop_export_id",
-    }
+    assert set(entry["schema"]["properties"]) == TAP_FIELDS
     assert entry["key_properties"] == []
     assert "sample export had no rows" in done.stderr
     assert "No key property" in done.stderr
