@@ -162,7 +162,11 @@ class LoopApi:
             else:
                 status = response.status_code
                 if status in (200, 201, 202):
-                    return self._json(response, call)
+                    body = self._json(response, call)
+                    location = response.headers.get("Location")
+                    if not body and location:  # a 201 without a body: the id is in Location
+                        body = {"id": location.rstrip("/").rsplit("/", 1)[-1]}
+                    return body
                 if status in RETRYABLE_STATUS:
                     retry += 1
                     reason = f"HTTP {status}"

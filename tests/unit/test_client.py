@@ -178,3 +178,11 @@ def test_download_5xx_is_retried_then_succeeds():
     sink = io.BytesIO()
     Downloader(retry=RetryPolicy(sleep=sleeps)).download(URL, sink)
     assert sink.getvalue() == b"[1]" and len(sleeps) == 1
+
+
+@responses.activate
+def test_201_without_body_takes_the_id_from_location():
+    responses.post(
+        CREATE, status=201, body=b"", headers={"Location": "/api/v1/report/exports/exp-7"}
+    )
+    assert api(Sleeps()).create_export({}) == {"id": "exp-7"}
