@@ -49,19 +49,6 @@ class LoopMessageWriter(SingerWriter):
     def write_message(self, message: t.Any) -> None:
         self.write_line(dumps(message.to_dict()), flush=True)
 
-    def write_record(self, stream: str, record: dict[str, t.Any], time_extracted: str) -> None:
-        """Write one RECORD line without building a message object (the hot path)."""
-        self.write_line(
-            b'{"type":"RECORD","stream":'
-            + dumps(stream)
-            + b',"record":'
-            + dumps(record)
-            + b',"time_extracted":"'
-            + time_extracted.encode()
-            + b'"}',
-            flush=False,
-        )
-
     @staticmethod
     def raw_sink() -> t.Callable[[bytes], t.Any]:
         """A fast ``write(bytes)`` for whole lines (newline included), no flush.

@@ -141,16 +141,18 @@ class SchemaTracker:
     def announce(self) -> None:
         """Write a SCHEMA message with the current schema (before the row that needed it)."""
         stream = self.stream
-        schema = copy.deepcopy(self.schema)
+        schema = self.schema  # the guard's copy, owned by this tracker
         stream._schema = schema  # type: ignore[attr-defined]
         if getattr(stream, "_input_schema", None) is not None:
             stream._input_schema = schema  # type: ignore[attr-defined]
         mask = stream.mask
-        announced = copy.deepcopy(schema)
-        announced["properties"] = {
-            name: value
-            for name, value in schema.get("properties", {}).items()
-            if mask[("properties", name)]
+        announced = {
+            **schema,
+            "properties": {
+                name: value
+                for name, value in schema.get("properties", {}).items()
+                if mask[("properties", name)]
+            },
         }
         for stream_map in stream.stream_maps:
             if isinstance(stream_map, SameRecordTransform):

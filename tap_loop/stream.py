@@ -167,10 +167,6 @@ class ReportStream(Stream):
     # -- records --------------------------------------------------------------------------
     def get_records(self, context: t.Any) -> t.Iterable[dict[str, t.Any]]:
         """Rows of every window, in window order; a STATE after each window."""
-        return self._rows()
-
-    def _rows(self) -> t.Iterator[dict[str, t.Any]]:
-        """Rows of every window, in window order; a STATE after each window."""
         tap = t.cast("TapLoop", self._tap)
         settings = self.settings
         run_started = tap.run_started
@@ -272,28 +268,27 @@ class ReportStream(Stream):
 
     def _read_rows(self, done: CompletedExport) -> t.Iterator[dict[str, t.Any]]:
         """The rows of one result file, decorated with their window and export id."""
-        window = done.window
-        start_iso, end_iso, export_id = window.start_iso, window.end_iso, done.export_id
-        tracker = self._tracker
-        observe = tracker.observe if tracker is not None else None
         if self.settings.result_format == "xlsx":
             from tap_loop.xlsx_rows import iter_xlsx_rows
 
-            source: t.Iterable[dict[str, t.Any]] = iter_xlsx_rows(done.path)
+            yield from self._decorate(iter_xlsx_rows(done.path), done)
         else:
-            handle = done.path.open("rb")
-            source = iter_json_rows(handle)
-        try:
-            for row in source:
-                row[WINDOW_START] = start_iso
-                row[WINDOW_END] = end_iso
-                row[EXPORT_ID] = export_id
-                if observe is not None:
-                    observe(row)
-                yield row
-        finally:
-            if self.settings.result_format != "xlsx":
-                handle.close()
+            with done.path.open("rb") as handle:
+                yield from self._decorate(iter_json_rows(handle), done)
+
+    def _decorate(
+        self, source: t.Iterable[dict[str, t.Any]], done: CompletedExport
+    ) -> t.Iterator[dict[str, t.Any]]:
+        """Add the origin fields to each row and check it against the announced schema."""
+        start_iso, end_iso, export_id = done.window.start_iso, done.window.end_iso, done.export_id
+        observe = self._tracker.observe if self._tracker is not None else None
+        for row in source:
+            row[WINDOW_START] = start_iso
+            row[WINDOW_END] = end_iso
+            row[EXPORT_ID] = export_id
+            if observe is not None:
+                observe(row)
+            yield row
 
     def _process_record(self, record: dict[str, t.Any], *args: t.Any, **kwargs: t.Any) -> None:
         """Nothing to do per row: the stream has no child streams and no partitions."""
@@ -312,8 +307,8 @@ class ReportStream(Stream):
         self, context: t.Any = None, *, write_messages: bool = True
     ) -> t.Generator[dict[str, t.Any], t.Any, t.Any]:
         """The hot path when nothing transforms rows: one RECORD line per row written
-        straight to stdout, no per-row message objects. Stream maps, flattening, field selection and
-        record limits (``--test``) take singer-sdk's general path instead."""
+        straight to stdout, no per-row message objects. Stream maps, flattening, field
+        selection and record limits (``--test``) take singer-sdk's general path instead."""
         if not (write_messages and self.ABORT_AT_RECORD_COUNT is None and self._fast_records()):
             yield from super()._sync_records(context, write_messages=write_messages)
             return
@@ -330,7 +325,7 @@ class ReportStream(Stream):
         with counter, timer:
             pending = 0
             try:
-                for row in self._rows():
+                for row in self.get_records(context):
                     write(head + dumps(row) + tail)
                     pending += 1
                     if pending == 1000:
@@ -343,17 +338,3 @@ class ReportStream(Stream):
                 gc.set_threshold(*thresholds)
         self._finalize_state(self.stream_state)
         self._emit_state()
-
-    def _write_record_message(self, record: dict[str, t.Any]) -> None:
-        """Hot path: one buffered RECORD line; the SDK's general path when maps apply."""
-        fast = self.__dict__.get("_fast")
-        if fast is None:
-            fast = self.__dict__["_fast"] = self._fast_records()
-            self.__dict__["_extracted"] = dt.datetime.now(dt.timezone.utc).isoformat()
-        if fast:
-            t.cast("LoopMessageWriter", self._tap.message_writer).write_record(
-                self.name, record, self.__dict__["_extracted"]
-            )
-            self.state_manager.is_flushed = False
-        else:
-            super()._write_record_message(record)
