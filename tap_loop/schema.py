@@ -15,7 +15,8 @@ import logging
 import typing as t
 
 from singer_sdk import singerlib as singer
-from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.helpers._catalog import get_selected_schema
+from singer_sdk.mapper import RemoveRecordTransform
 
 from tap_loop.schema_infer import SchemaGuard
 
@@ -139,31 +140,33 @@ class SchemaTracker:
             LOGGER.warning(message, key)
 
     def announce(self) -> None:
-        """Write a SCHEMA message with the current schema (before the row that needed it)."""
+        """Write the current schema, before the row that needed it, to every stream the
+        stream maps make of ``report`` (aliases, projections, flattening), as they
+        transform it, through singer-sdk's public mapper API."""
         stream = self.stream
         schema = self.schema  # the guard's copy, owned by this tracker
+        # singer-sdk has no public setter for a stream's schema, and its general path
+        # prunes deselected properties with ``stream.schema``: keep both in step.
         stream._schema = schema  # type: ignore[attr-defined]
         if getattr(stream, "_input_schema", None) is not None:
             stream._input_schema = schema  # type: ignore[attr-defined]
-        mask = stream.mask
-        announced = {
-            **schema,
-            "properties": {
-                name: value
-                for name, value in schema.get("properties", {}).items()
-                if mask[("properties", name)]
-            },
-        }
-        for stream_map in stream.stream_maps:
-            if isinstance(stream_map, SameRecordTransform):
-                stream_map.raw_schema = schema
-                stream_map.transformed_schema = stream_map.flatten_schema(announced)
-                announced = stream_map.transformed_schema
-        stream._tap.write_message(
-            singer.SchemaMessage(
-                stream.name,
-                announced,
-                stream.primary_keys,
-                [stream.replication_key] if stream.replication_key else None,
+        # The same pruning singer-sdk applied when it registered the catalog's schema with
+        # the mapper (no public equivalent exists).
+        selected = get_selected_schema(stream.name, schema, stream.mask)
+        mapper = stream._tap.mapper
+        maps = stream.stream_maps  # the list the stream writes records through
+        mapper.register_raw_stream_schema(stream.name, selected, stream.primary_keys)
+        maps[:] = mapper.stream_maps[stream.name]  # rebuilt maps, same list object
+        mapper.stream_maps[stream.name] = maps
+        bookmark_keys = [stream.replication_key] if stream.replication_key else None
+        for stream_map in maps:
+            if isinstance(stream_map, RemoveRecordTransform):
+                continue  # singer-sdk sends no SCHEMA for a stream whose rows all go
+            stream._tap.write_message(
+                singer.SchemaMessage(
+                    stream_map.stream_alias,
+                    stream_map.transformed_schema,
+                    stream_map.transformed_key_properties,
+                    bookmark_keys,
+                )
             )
-        )

@@ -47,6 +47,7 @@ class Settings:
     max_request_retries: int
     max_retry_wait_seconds: float
     max_export_attempts: int
+    settle_seconds: int = 600
     filters: dict[str, list[str]] = field(default_factory=dict)
 
     def export_body(self, start: int, end: int) -> dict[str, t.Any]:
@@ -207,6 +208,7 @@ def load_settings(config: t.Mapping[str, t.Any], *, require_token: bool = True) 
     lookback_days = c.get("lookback_days", _number, 0, lambda v: v >= 0, "0 or more")
     sample_days = c.get("schema_sample_days", _number, 7, *positive)
     min_window = c.get("min_window_minutes", _number, 60, *positive)
+    settle = c.get("settle_minutes", _number, 10, lambda v: v >= 0, "0 or more")
     if window_days is not None and window_days * 86400 < 1:
         c.errors.append("Setting 'window_days' must be at least one second (0.0000116).")
     filters: dict[str, list[str]] = {}
@@ -248,6 +250,7 @@ def load_settings(config: t.Mapping[str, t.Any], *, require_token: bool = True) 
         max_export_attempts=c.get(
             "max_export_attempts", _integer, 3, lambda v: v >= 1, "1 or more"
         ),
+        settle_seconds=round((settle if settle is not None else 10) * 60),
         filters=filters,
         **lists,
     )

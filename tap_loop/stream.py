@@ -7,8 +7,11 @@ State contract (``bookmarks.report``):
   Rows carry their window's end as ``_loop_window_end`` but the SDK's per-row bookmark
   update is switched off, so its periodic STATE (every ``STATE_MSG_FREQUENCY`` rows) can
   never publish a window end before that window is complete (meltano/sdk#1165).
-- ``exports_in_flight`` maps ``"<start>/<end>"`` (epoch seconds) to the id of an export
-  created but not yet fully emitted; a later run polls it instead of creating a new one.
+- ``exports_in_flight`` maps ``"<start>/<end>/<request>"`` to the id of an export created
+  but not yet fully emitted; a later run polls it instead of creating a new one, when it is
+  still the same request for a window not yet emitted (:mod:`tap_loop.inflight`).
+- A SIGTERM or SIGINT stops the sync between rows: the last STATE is written again (with
+  the exports in flight) and the process exits 128 + signal (:mod:`tap_loop.signals`).
 """
 
 from __future__ import annotations
@@ -27,12 +30,14 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
 from tap_loop.errors import DownloadError, LoopTapError
-from tap_loop.export import CompletedExport, ExportLifecycle
+from tap_loop.export import Cancelled, CompletedExport, ExportLifecycle
+from tap_loop.inflight import IN_FLIGHT, entry_key, request_fingerprint, reusable_exports
 from tap_loop.output import LoopMessageWriter, dumps, target_gone
 from tap_loop.pipeline import ExportPipeline
 from tap_loop.rows import InvalidExport, iter_json_rows
 from tap_loop.schema import SchemaTracker
 from tap_loop.settings import Settings, parse_datetime
+from tap_loop.signals import STOP, StopRequested
 from tap_loop.windows import Window, plan_windows, to_epoch, to_iso
 
 if t.TYPE_CHECKING:
@@ -42,7 +47,6 @@ LOGGER = logging.getLogger("tap_loop.stream")
 WINDOW_START = "_loop_window_start"
 WINDOW_END = "_loop_window_end"
 EXPORT_ID = "_loop_export_id"
-IN_FLIGHT = "exports_in_flight"
 MAX_INVALID_DOWNLOADS = 3
 
 
@@ -61,6 +65,7 @@ class ReportStream(Stream):
         self._in_flight: dict[str, str] = {}
         self._in_flight_dirty = False
         self._tracker: SchemaTracker | None = None
+        self._fingerprint = ""
 
     @property
     def primary_keys(self) -> list[str]:
@@ -96,7 +101,13 @@ class ReportStream(Stream):
             ) from exc
 
     def _flush_in_flight(self) -> None:
-        """Write a STATE carrying the current exports in flight (bookmark unchanged)."""
+        """A safe point: stop if a signal asked to; else write a STATE carrying the current
+        exports in flight (bookmark unchanged) if they changed."""
+        if STOP.signum is not None and STOP.armed:
+            raise StopRequested
+        self._write_in_flight()
+
+    def _write_in_flight(self) -> None:
         with self._lock:
             if not self._in_flight_dirty:
                 return
@@ -115,12 +126,12 @@ class ReportStream(Stream):
 
     def _export_created(self, window: Window, export_id: str) -> None:
         with self._lock:
-            self._in_flight[f"{window.start}/{window.end}"] = export_id
+            self._in_flight[entry_key(window, self._fingerprint)] = export_id
             self._in_flight_dirty = True
 
     def _export_abandoned(self, window: Window) -> None:
         with self._lock:
-            if self._in_flight.pop(f"{window.start}/{window.end}", None) is not None:
+            if self._in_flight.pop(entry_key(window, self._fingerprint), None) is not None:
                 self._in_flight_dirty = True
 
     def _window_done(self, window: Window, previous: int | None) -> int:
@@ -131,36 +142,57 @@ class ReportStream(Stream):
         state["replication_key_value"] = to_iso(bookmark)
         self._export_abandoned(window)
         self._in_flight_dirty = True
-        self._flush_in_flight()
+        self._write_in_flight()
         return bookmark
 
     # -- planning -------------------------------------------------------------------------
     def plan(self, now: dt.datetime) -> list[Window]:
-        """The windows this run exports: [bookmark - lookback, end] or [start_date, end]."""
+        """The windows this run exports: [bookmark - lookback, end] or [start_date, end].
+
+        ``end`` is ``end_date``, but never later than the run's start minus
+        ``settle_minutes`` (Loop may finish computing a row after the moment it
+        describes): the bookmark never passes a moment this run could not have seen."""
         settings = self.settings
-        end = to_epoch(settings.end_date or now)
+        cap = to_epoch(now) - settings.settle_seconds
+        end = cap
+        if settings.end_date is not None:
+            wanted = to_epoch(settings.end_date)
+            if wanted > cap:
+                LOGGER.warning(
+                    "Setting 'end_date' (%s) is after the run's start minus "
+                    "'settle_minutes' (%s): exporting up to %s only; later rows come in "
+                    "later runs.",
+                    settings.end_date.isoformat(),
+                    to_iso(cap),
+                    to_iso(cap),
+                )
+            end = min(wanted, cap)
         start = to_epoch(settings.start_date)
         bookmark = self._bookmark()
         if bookmark is not None:
+            if bookmark > cap:
+                LOGGER.warning(
+                    "The state's bookmark (%s) is after the run's start minus "
+                    "'settle_minutes' (%s), probably set by an end_date in the future: rows "
+                    "after %s may never have been exported. What to do: set the state's "
+                    "replication_key_value back to when that run started.",
+                    to_iso(bookmark),
+                    to_iso(cap),
+                    to_iso(cap),
+                )
             start = max(start, bookmark - settings.lookback_seconds)
         return plan_windows(start, end, settings.window_seconds)
 
     def _saved_exports(self, windows: list[Window]) -> dict[tuple[int, int], str]:
-        """Exports a previous run left in flight for windows this run plans; others (the
-        plan changed: other window_days, lookback) are dropped and exported anew."""
+        """Exports a previous run left in flight that this run may poll (see
+        :mod:`tap_loop.inflight`); the others are dropped and their windows exported anew."""
         saved = self.stream_state.get(IN_FLIGHT) or {}
-        planned = {(window.start, window.end) for window in windows}
+        keep = reusable_exports(saved, windows, self._bookmark(), self._fingerprint)
         resume: dict[tuple[int, int], str] = {}
-        if isinstance(saved, dict):
-            for key, export_id in saved.items():
-                try:
-                    start, end = (int(part) for part in str(key).split("/"))
-                except ValueError:
-                    continue
-                if (start, end) in planned:
-                    resume[(start, end)] = str(export_id)
-                    self._in_flight[str(key)] = str(export_id)
-        if len(resume) != len(saved):
+        for key, (window, export_id) in keep.items():
+            resume[(window.start, window.end)] = export_id
+            self._in_flight[key] = export_id
+        if len(keep) != (len(saved) if isinstance(saved, dict) else 1):
             self._in_flight_dirty = True  # the next STATE forgets the dropped entries
         return resume
 
@@ -170,6 +202,7 @@ class ReportStream(Stream):
         tap = t.cast("TapLoop", self._tap)
         settings = self.settings
         run_started = tap.run_started
+        self._fingerprint = request_fingerprint(settings)
         windows = self.plan(run_started)
         resume = self._saved_exports(windows)
         bookmark = self._bookmark()
@@ -203,6 +236,8 @@ class ReportStream(Stream):
             on_abandoned=self._export_abandoned,
             on_idle=self._flush_in_flight,
         )
+        stopping = False
+        STOP.arm(lifecycle.cancel.set, self._attention)
         try:
             for done in pipeline.results():
                 rows = yield from self._emit_window(lifecycle, done)
@@ -215,9 +250,33 @@ class ReportStream(Stream):
                     rows,
                     done.size,
                 )
+                self._flush_in_flight()
+        except (StopRequested, Cancelled, Exception):
+            if STOP.signum is None:
+                raise
+            stopping = True  # whatever the signal interrupted: stop, keep the last STATE
         finally:
+            STOP.disarm()
             pipeline.close()
             shutil.rmtree(work_dir, ignore_errors=True)
+        if stopping:
+            self._stop()
+
+    def _attention(self) -> None:
+        """Make the next row (or idle wait) reach a safe point that checks for a stop."""
+        self._in_flight_dirty = True
+
+    def _stop(self) -> t.NoReturn:
+        """After a SIGTERM/SIGINT: write the last valid STATE, one log line, exit 128+sig."""
+        self._in_flight_dirty = True
+        self._write_in_flight()
+        LOGGER.error(
+            "Stopped by %s before the end of the run (bookmark %s); the last STATE is valid "
+            "and keeps the exports in flight, so the next run resumes from there.",
+            STOP.describe(),
+            self.stream_state.get("replication_key_value") or "not set",
+        )
+        raise SystemExit(STOP.exit_code)
 
     def _emit_window(
         self, lifecycle: ExportLifecycle, done: CompletedExport
@@ -295,21 +354,38 @@ class ReportStream(Stream):
 
     # -- output ---------------------------------------------------------------------------
     def _fast_records(self) -> bool:
+        """True when singer-sdk's general path would write each row unchanged, under the
+        stream's own name: no stream map (alias, filter, projection), no flattening, every
+        field selected, no ACTIVATE_VERSION. Only then may the fast path write the rows."""
         writer = self._tap.message_writer
+        maps = self.stream_maps
         return (
             isinstance(writer, LoopMessageWriter)
-            and len(self.stream_maps) == 1
-            and type(self.stream_maps[0]) is SameRecordTransform
+            and len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and maps[0].stream_alias == self.name
+            and not maps[0].flattening_enabled
             and all(self.mask.values())
+            and not (
+                self.replication_method == "FULL_TABLE" and self.emit_activate_version_messages
+            )
         )
 
     def _sync_records(
         self, context: t.Any = None, *, write_messages: bool = True
     ) -> t.Generator[dict[str, t.Any], t.Any, t.Any]:
         """The hot path when nothing transforms rows: one RECORD line per row written
-        straight to stdout, no per-row message objects. Stream maps, flattening, field
-        selection and record limits (``--test``) take singer-sdk's general path instead."""
-        if not (write_messages and self.ABORT_AT_RECORD_COUNT is None and self._fast_records()):
+        straight to stdout, no per-row message objects, and the same STATE messages as the
+        general path. Stream maps, flattening, field selection and record limits
+        (``--test``) take singer-sdk's general path instead."""
+        fast = write_messages and self.ABORT_AT_RECORD_COUNT is None and self._fast_records()
+        LOGGER.info(
+            "Records go out on the %s",
+            "fast path (no stream map, flattening or field selection applies)"
+            if fast
+            else "singer-sdk general path (stream maps, flattening or field selection apply)",
+        )
+        if not fast:
             yield from super()._sync_records(context, write_messages=write_messages)
             return
         extracted = dt.datetime.now(dt.timezone.utc).isoformat()
@@ -317,20 +393,24 @@ class ReportStream(Stream):
         tail = b',"time_extracted":"' + extracted.encode() + b'"}\n'
         write = t.cast("LoopMessageWriter", self._tap.message_writer).raw_sink()
         counter, timer = self.get_record_counter(), self.get_sync_timer()
+        every = self.STATE_MSG_FREQUENCY
         self._write_starting_replication_value(context)
         # Rows are short-lived and free of cycles: collecting young objects every 700
         # allocations would cost about a third of the parse time. Collect less often.
         thresholds = gc.get_threshold()
         gc.set_threshold(100_000, 50, 100)
         with counter, timer:
-            pending = 0
+            index = pending = 0
             try:
                 for row in self.get_records(context):
                     write(head + dumps(row) + tail)
+                    index += 1
                     pending += 1
                     if pending == 1000:
                         counter.increment(pending)
                         pending = 0
+                    if index % every == 0:
+                        self._periodic_state(row, context)
             except BrokenPipeError:
                 raise target_gone() from None
             finally:
@@ -338,3 +418,12 @@ class ReportStream(Stream):
                 gc.set_threshold(*thresholds)
         self._finalize_state(self.stream_state)
         self._emit_state()
+
+    def _periodic_state(self, row: dict[str, t.Any], context: t.Any) -> None:
+        """What singer-sdk's general path does every ``STATE_MSG_FREQUENCY`` rows: the
+        per-row state update (a no-op here, see :meth:`_increment_stream_state`; calling it
+        with the latest row gives the state per-row calls would have given), then a STATE
+        if the state changed."""
+        self._increment_stream_state(row, context=context)
+        self.state_manager.is_flushed = False
+        self._write_state_message()

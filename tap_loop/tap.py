@@ -18,6 +18,7 @@ from tap_loop.errors import LoopTapError
 from tap_loop.output import LoopMessageWriter
 from tap_loop.redaction import install_log_redaction, register_secret
 from tap_loop.settings import Settings, SettingsError, load_settings
+from tap_loop.signals import STOP
 from tap_loop.stream import ReportStream
 
 # Fractional settings accept numbers or numeric strings: Meltano's `kind: decimal`
@@ -78,7 +79,8 @@ class TapLoop(Tap):
         th.Property(
             "end_date",
             th.DateTimeType,
-            description="Last moment to export (ISO 8601); default: when the run started.",
+            description="Last moment to export (ISO 8601); default, and at most: when the "
+            "run started, minus settle_minutes.",
         ),
         th.Property(
             "timezone",
@@ -181,12 +183,19 @@ class TapLoop(Tap):
             description="Exports created for one window (after Failed or Expired) before "
             "the window is split or the run stops.",
         ),
+        _number(
+            "settle_minutes",
+            10,
+            "Windows end at least this long before the run started, so Loop has finished "
+            "computing the rows they hold; 0: up to the run's start.",
+        ),
     ).to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         install_log_redaction()
         self.run_started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
         super().__init__(*args, **kwargs)
+        STOP.install()  # SIGTERM/SIGINT: exit 128 + signal, not singer-sdk's exit 0
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """The JSON Schema checks, then the checks a schema cannot express."""
