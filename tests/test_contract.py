@@ -1,0 +1,231 @@
+"""The delivery contract on the paths a Meltano user configures every day (issue 9), each
+end to end against the sandbox over real HTTP, the tap as a real process: flattening,
+an alias with schema drift, settings changed while an export was in flight, an end_date
+in the future, and SIGTERM/SIGINT mid-sync."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.helpers import (
+    DAY,
+    EPOCH_2026_11_01,
+    TapRun,
+    discover,
+    iso,
+    parse_messages,
+    run_tap,
+    tap_command,
+    tap_env,
+)
+
+START = EPOCH_2026_11_01
+
+
+def start_tap(config: dict, state: dict | None = None, catalog: dict | None = None):
+    return subprocess.Popen(
+        tap_command(config, state, catalog),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=tap_env(),
+        text=True,
+    )
+
+
+def read_until(process: subprocess.Popen, predicate, deadline_s: float = 60) -> list[dict]:
+    """Messages the tap printed up to (and including) the first one matching predicate."""
+    messages: list[dict] = []
+    deadline = time.monotonic() + deadline_s
+    assert process.stdout is not None
+    for line in process.stdout:
+        messages.append(json.loads(line))
+        if predicate(messages[-1]):
+            return messages
+        assert time.monotonic() < deadline, "the tap never reached the expected point"
+    raise AssertionError(f"the tap ended before the expected point: {process.wait()}")
+
+
+def kill_when_in_flight(config: dict, catalog: dict | None = None) -> dict:
+    """Run until a STATE holds an export in flight, SIGKILL; return that STATE."""
+    process = start_tap(config, catalog=catalog)
+    try:
+        messages = read_until(
+            process,
+            lambda m: m["type"] == "STATE"
+            and m["value"]["bookmarks"].get("report", {}).get("exports_in_flight"),
+        )
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=60)
+        process.stdout.close()  # type: ignore[union-attr]
+        process.stderr.close()  # type: ignore[union-attr]
+    assert process.returncode == -9  # really killed, not a finished run
+    return messages[-1]["value"]
+
+
+def latest_schemas(messages: list[dict]) -> dict[str, dict]:
+    return {m["stream"]: m["schema"] for m in messages if m["type"] == "SCHEMA"}
+
+
+def assert_records_fit_their_schema(messages: list[dict]) -> None:
+    """Every RECORD goes to a stream announced before it, with only announced fields."""
+    schemas: dict[str, dict] = {}
+    for message in messages:
+        if message["type"] == "SCHEMA":
+            schemas[message["stream"]] = message["schema"]
+        elif message["type"] == "RECORD":
+            schema = schemas.get(message["stream"])
+            assert schema is not None, f"RECORD for unannounced stream {message['stream']}"
+            extra = set(message["record"]) - set(schema["properties"])
+            # singer-sdk's flattening keeps a null object under its own name: nothing lost
+            assert all(message["record"][k] is None for k in extra), (message["stream"], extra)
+
+
+# 1. flattening -------------------------------------------------------------------------
+def test_flattened_schema_and_flattened_records(sandbox, config, catalog):
+    run = run_tap(
+        {**config, "flattening_enabled": True, "flattening_max_depth": 3}, catalog=catalog
+    )
+    assert run.returncode == 0, run.stderr
+    schema = latest_schemas(run.messages)["report"]
+    assert "customer__email" in schema["properties"] and "customer" not in schema["properties"]
+    assert_records_fit_their_schema(run.messages)
+    expected = {r["id"]: r for r in sandbox.expected_rows(START, START + 3 * DAY)}
+    assert {r["id"] for r in run.records} == set(expected)
+    for record in run.records:
+        assert record["customer__email"] == expected[record["id"]]["customer"]["email"]
+        assert "customer" not in record
+
+
+# 2. stream maps and drift ----------------------------------------------------------------
+def test_alias_gets_every_drift_announcement(sandbox, config, catalog):
+    sandbox.configure(drift_after=START + DAY + DAY // 2)  # a new field mid-sync
+    maps = {"report": {"__alias__": "loop_report"}}
+    run = run_tap({**config, "stream_maps": maps}, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    streams = {m["stream"] for m in run.messages if m["type"] in ("SCHEMA", "RECORD")}
+    assert streams == {"loop_report"}  # no stray `report` stream
+    assert "sentimentScore" in latest_schemas(run.messages)["loop_report"]["properties"]
+    assert_records_fit_their_schema(run.messages)
+    assert any("sentimentScore" in r for r in run.records)
+
+
+# 3. a setting changed while an export was in flight ---------------------------------------
+def test_export_in_flight_for_other_filters_is_not_reused(sandbox, config, catalog):
+    sandbox.configure(processing_seconds=60)  # run 1 is killed while its export waits
+    first = {**config, "team_ids": ["team_support"], "max_concurrent_exports": 1}
+    state = kill_when_in_flight(first, catalog)
+    sandbox.configure(processing_seconds=0.2)
+    second = {**config, "team_ids": ["team_sales"]}
+    run = run_tap(second, state=state, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    want = sandbox.expected_rows(START, START + 3 * DAY, team_ids=["team_sales"])
+    assert {r["id"] for r in run.records} == {r["id"] for r in want}
+    assert {r["teamId"] for r in run.records} == {"team_sales"}
+    assert "created for another request" in run.stderr
+    assert run.bookmark() == iso(START + 3 * DAY)
+
+
+def test_result_format_switched_with_an_export_in_flight(sandbox, config, catalog):
+    pytest.importorskip("openpyxl")
+    sandbox.configure(processing_seconds=60)
+    state = kill_when_in_flight({**config, "max_concurrent_exports": 1}, catalog)
+    sandbox.configure(processing_seconds=0.2)
+    run = run_tap({**config, "result_format": "xlsx"}, state=state, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    want = sandbox.expected_rows(START, START + 3 * DAY)
+    assert {r["id"] for r in run.records} == {r["id"] for r in want}
+    assert run.bookmark() == iso(START + 3 * DAY)
+
+
+# 4. end_date in the future ----------------------------------------------------------------
+def test_future_end_date_never_moves_the_bookmark_past_the_run(sandbox, config):
+    now = int(time.time())
+    start = now - now % 3600 - DAY
+    settings = {
+        **config,
+        "start_date": iso(start),
+        "end_date": iso(now + 2 * DAY),
+        "schema_sample_days": 0.1,
+    }
+    before = time.time()
+    first = run_tap(settings)
+    after = time.time()
+    assert first.returncode == 0, first.stderr
+    assert "'end_date'" in first.stderr and "later runs" in first.stderr
+    bookmark = dt.datetime.fromisoformat(first.bookmark()).timestamp()
+    settle = 600  # settle_minutes' default
+    assert before - settle - 1 <= bookmark <= after - settle
+    ids = {r["id"] for r in first.records}
+    assert ids == {r["id"] for r in sandbox.expected_rows(start, int(bookmark))}
+
+    sandbox.clear_requests()
+    second = run_tap({**settings, "settle_minutes": 0}, state=first.last_state)
+    assert second.returncode == 0, second.stderr
+    creates = [
+        json.loads(r["body"])
+        for r in sandbox.requests
+        if r["method"] == "POST" and r["path"].endswith("/report/export")
+    ]
+    sync_starts = sorted(c["start"] for c in creates if c["start"] >= int(bookmark))
+    assert sync_starts and sync_starts[0] == int(bookmark)  # resumes where run 1 stopped
+    end = dt.datetime.fromisoformat(second.bookmark()).timestamp()
+    assert bookmark + settle - 5 <= end <= time.time()
+    got = ids | {r["id"] for r in second.records}
+    assert got == {r["id"] for r in sandbox.expected_rows(start, int(end))}
+
+
+# 5. SIGTERM / SIGINT ----------------------------------------------------------------------
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_stop_signal_keeps_the_last_state_and_exits_non_zero(sandbox, config, catalog, signum):
+    sandbox.configure(processing_seconds=1.0)
+    config = {**config, "max_concurrent_exports": 1}
+    process = start_tap(config, catalog=catalog)
+    try:
+        before = read_until(process, lambda m: m["type"] == "RECORD")
+        process.send_signal(signum)
+        out = process.stdout.read()  # type: ignore[union-attr]  # (same buffer as above)
+        err = process.stderr.read()  # type: ignore[union-attr]
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 128 + signum
+    messages = before + parse_messages(out)
+    stopped = [line for line in err.splitlines() if "Stopped by" in line]
+    assert len(stopped) == 1 and signal.Signals(signum).name in stopped[0], err
+    assert "Traceback" not in err
+    # the last STATE is valid: no bookmark ahead of its rows
+    bookmark = None
+    for message in messages:
+        if message["type"] == "STATE":
+            bookmark = message["value"]["bookmarks"]["report"].get("replication_key_value")
+        elif message["type"] == "RECORD" and bookmark is not None:
+            assert message["record"]["_loop_window_end"] > bookmark
+    assert len(sandbox.exports) < 3  # no export created after the signal for window 3
+    last = TapRun(0, "", "", messages).last_state
+    assert last is not None
+    assert last["bookmarks"]["report"].get("replication_key_value") != iso(START + 3 * DAY)
+    sandbox.configure(processing_seconds=0.2)
+    after = run_tap(config, state=last, catalog=catalog)
+    assert after.returncode == 0, after.stderr
+    got = {m["record"]["id"] for m in messages if m["type"] == "RECORD"}
+    got |= {r["id"] for r in after.records}
+    assert got == {r["id"] for r in sandbox.expected_rows(START, START + 3 * DAY)}
+
+
+def test_discover_fixture_is_a_real_catalog(config):
+    """The catalog tests above sync with carries the replication key (INCREMENTAL)."""
+    catalog = discover(config)
+    (entry,) = catalog["streams"]
+    assert entry.get("replication_key") == "_loop_window_end" or any(
+        m["breadcrumb"] == [] and m["metadata"].get("replication-key") == "_loop_window_end"
+        for m in entry["metadata"]
+    )
