@@ -57,8 +57,10 @@ def kill_when_in_flight(config: dict, catalog: dict | None = None) -> dict:
     try:
         messages = read_until(
             process,
-            lambda m: m["type"] == "STATE"
-            and m["value"]["bookmarks"].get("report", {}).get("exports_in_flight"),
+            lambda m: (
+                m["type"] == "STATE"
+                and m["value"]["bookmarks"].get("report", {}).get("exports_in_flight")
+            ),
         )
         process.send_signal(signal.SIGKILL)
     finally:
