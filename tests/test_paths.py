@@ -54,9 +54,18 @@ CASES: dict[str, tuple[dict[str, t.Any], str]] = {
         {"stream_maps": {"report_sales": {"__source__": "report", "__filter__": "True"}}},
         "singer-sdk general",
     ),
-    "flatten depth 1": ({"flattening_enabled": True, "flattening_max_depth": 1}, "singer-sdk general"),
-    "flatten depth 2": ({"flattening_enabled": True, "flattening_max_depth": 2}, "singer-sdk general"),
-    "flatten depth 3": ({"flattening_enabled": True, "flattening_max_depth": 3}, "singer-sdk general"),
+    "flatten depth 1": (
+        {"flattening_enabled": True, "flattening_max_depth": 1},
+        "singer-sdk general",
+    ),
+    "flatten depth 2": (
+        {"flattening_enabled": True, "flattening_max_depth": 2},
+        "singer-sdk general",
+    ),
+    "flatten depth 3": (
+        {"flattening_enabled": True, "flattening_max_depth": 3},
+        "singer-sdk general",
+    ),
     "alias, flattened": (
         {
             "stream_maps": {"report": {"__alias__": "loop_report"}},
