@@ -231,3 +231,59 @@ def test_discover_fixture_is_a_real_catalog(config):
         m["breadcrumb"] == [] and m["metadata"].get("replication-key") == "_loop_window_end"
         for m in entry["metadata"]
     )
+
+
+# exports in flight across runs and Meltano's deep merge --------------------------------
+def meltano_merge(src: dict, dest: dict) -> dict:
+    """Meltano's state merge (meltano.core.utils.merge): ``src`` deep-merged into ``dest``;
+    a key ``src`` lacks keeps ``dest``'s value, so a removed entry comes back."""
+    for key, value in src.items():
+        if isinstance(value, dict):
+            merge_into = dest.setdefault(key, {})
+            meltano_merge(value, merge_into)
+        else:
+            dest[key] = value
+    return dest
+
+
+def test_an_entry_brought_back_by_a_state_merge_is_never_reused(sandbox, config, catalog):
+    """Run 1 is killed with window 1's export in flight; run 2 finishes (and drops the
+    entry); Meltano merging run 2's state into run 1's brings the entry back. Run 3 looks
+    back over window 1 after late rows arrived: it must export it anew, not reuse the
+    old export (which lacks the late rows)."""
+    sandbox.configure(processing_seconds=2)
+    first = kill_when_in_flight({**config, "max_concurrent_exports": 1}, catalog)
+    (entry,) = first["bookmarks"]["report"]["exports_in_flight"]
+    assert entry.startswith(f"{START}/{START + DAY}/")
+    sandbox.configure(processing_seconds=0.2)
+    second = run_tap(config, state=first, catalog=catalog)
+    assert second.returncode == 0, second.stderr
+    assert "exports_in_flight" not in second.last_state["bookmarks"]["report"]
+    merged = meltano_merge(second.last_state, json.loads(json.dumps(first)))
+    assert entry in merged["bookmarks"]["report"]["exports_in_flight"]  # it came back
+
+    sandbox.configure(rows_per_day=96)  # late rows: Loop now holds more for every window
+    third = run_tap({**config, "lookback_days": 3}, state=merged, catalog=catalog)
+    assert third.returncode == 0, third.stderr
+    assert "already passed" in third.stderr
+    want = sandbox.expected_rows(START, START + 3 * DAY)
+    assert {r["id"] for r in third.records} == {r["id"] for r in want}
+
+
+def test_entries_from_older_state_are_exported_anew(sandbox, config, catalog):
+    """State written before entries carried their request: the window is exported anew."""
+    state = {
+        "bookmarks": {
+            "report": {
+                "replication_key": "_loop_window_end",
+                "replication_key_value": iso(START + DAY),
+                "exports_in_flight": {f"{START + DAY}/{START + 2 * DAY}": "old-export-1"},
+            }
+        }
+    }
+    run = run_tap(config, state=state, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    assert "older tap-loop state" in run.stderr
+    want = sandbox.expected_rows(START + DAY, START + 3 * DAY)
+    assert {r["id"] for r in run.records} == {r["id"] for r in want}
+    assert not [r for r in sandbox.requests if "old-export-1" in r["path"]]
