@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from tap_loop.inflight import request_fingerprint
+from tap_loop.settings import load_settings
 from tests.helpers import (
     DAY,
     EPOCH_2026_11_01,
@@ -62,7 +64,7 @@ def test_a_saved_in_flight_export_is_polled_not_created_again(sandbox, config, c
     before = kill_when(config, catalog, lambda ms: bool(in_flight(last_state(ms))))
     state = last_state(before)
     ((key, export_id),) = in_flight(state).items()
-    assert key == f"{START}/{START + DAY}"
+    assert key.startswith(f"{START}/{START + DAY}/")  # window, then the request's hash
     sandbox.clear_requests()
     sandbox.configure(processing_seconds=0.2)
     after = run_tap(config, state=state, catalog=catalog)
@@ -87,7 +89,8 @@ def test_a_saved_export_that_is_gone_is_created_again(sandbox, config, catalog, 
         first = run_tap({**config, "end_date": iso(START + DAY)}, catalog=catalog)
         export_id = first.records[0]["_loop_export_id"]
         sandbox.add_fault({"target": "poll", "kind": gone, "times": 1})
-    state = {"bookmarks": {"report": {"exports_in_flight": {f"{START}/{START + DAY}": export_id}}}}
+    key = f"{START}/{START + DAY}/{request_fingerprint(load_settings(config))}"
+    state = {"bookmarks": {"report": {"exports_in_flight": {key: export_id}}}}
     sandbox.clear_requests()
     run = run_tap(config, state=state, catalog=catalog)
     assert run.returncode == 0, run.stderr
