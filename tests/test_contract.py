@@ -184,10 +184,13 @@ def test_future_end_date_never_moves_the_bookmark_past_the_run(sandbox, config):
 
 
 # 5. SIGTERM / SIGINT ----------------------------------------------------------------------
+@pytest.mark.parametrize("maps", [None, {"report": {"__alias__": "report"}}], ids=["fast", "sdk"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_stop_signal_keeps_the_last_state_and_exits_non_zero(sandbox, config, catalog, signum):
+def test_stop_signal_keeps_the_last_state_and_exits_non_zero(
+    sandbox, config, catalog, signum, maps
+):
     sandbox.configure(processing_seconds=1.0)
-    config = {**config, "max_concurrent_exports": 1}
+    config = {**config, "max_concurrent_exports": 1, **({"stream_maps": maps} if maps else {})}
     process = start_tap(config, catalog=catalog)
     try:
         before = read_until(process, lambda m: m["type"] == "RECORD")
