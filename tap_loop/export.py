@@ -283,8 +283,14 @@ class ExportLifecycle:
                 LOGGER.info("Created export %s for window %s", export_id, window)
             try:
                 state = self.wait(export_id, window, first_wait=not resumed)
-            except ExportNotFound:
-                LOGGER.info("Export %s is unknown to Loop; creating a new one", export_id)
+            except ExportNotFound as exc:
+                LOGGER.warning(
+                    "Export %s for window %s is unknown to Loop (HTTP %d%s); creating a new one",
+                    export_id,
+                    window,
+                    exc.status,
+                    ", saved by an earlier run" if resumed else "",
+                )
                 if not resumed:
                     failures.append(f"{export_id}: unknown id")
                 export_id = None
