@@ -106,25 +106,26 @@ def _readable_rows(
     lifecycle: ExportLifecycle, done: CompletedExport, settings: Settings
 ) -> list[dict[str, t.Any]]:
     """The sample's first rows; an unreadable file is downloaded again (or the export
-    created again), as in a sync, up to MAX_INVALID_DOWNLOADS times."""
-    for attempt in range(1, MAX_INVALID_DOWNLOADS + 1):
+    created again), as in a sync, up to MAX_INVALID_DOWNLOADS reads in all."""
+    unreadable = 0
+    while True:
         try:
             return _first_rows(done.path, settings)
         except InvalidExport as exc:
-            if attempt == MAX_INVALID_DOWNLOADS:
+            unreadable += 1
+            if unreadable >= MAX_INVALID_DOWNLOADS:
                 raise DownloadError(
-                    f"The sample export of {done.window} was unreadable {attempt} times "
+                    f"The sample export of {done.window} was unreadable {unreadable} times "
                     f"({exc}). What to do: run discovery again later."
                 ) from None
             LOGGER.warning(
                 "Sample export %s is unreadable (%s); downloading it again", done.export_id, exc
             )
-            again = lifecycle.refetch(done)
-            if again is None:
-                LOGGER.warning("Sample export %s is gone; creating it again", done.export_id)
-                again = lifecycle.produce(done.window)
-            done = again
-    raise AssertionError("unreachable")
+        again = lifecycle.refetch(done)
+        if again is None:
+            LOGGER.warning("Sample export %s is gone; creating it again", done.export_id)
+            again = lifecycle.produce(done.window)
+        done = again
 
 
 def _first_rows(path: Path, settings: Settings) -> list[dict[str, t.Any]]:
