@@ -82,7 +82,8 @@ def test_an_export_id_loop_no_longer_knows_is_created_again(sandbox, config, cat
     run = run_tap(config, state=state, catalog=catalog)
     assert run.returncode == 0, run.stderr
     assert set(row_ids(run.records)) == expected_ids(sandbox)
-    assert "forgotten0001 is unknown to Loop" in run.stderr
+    assert "Export forgotten0001 for window" in run.stderr
+    assert f"is unknown to Loop (HTTP {status}, saved by an earlier run)" in run.stderr
     bodies = [json.loads(r["body"]) for r in creates(sandbox)]
     assert (START, START + DAY) in {(b["start"], b["end"]) for b in bodies}
     assert run.bookmark() == iso(START + 3 * DAY)
