@@ -82,7 +82,13 @@ class ApiHandler(BaseHandler):
             self.send_error_json(400, exc.message, exc.code)
             return
         spec = RenderSpec(
-            **args, rows_per_day=cfg.rows_per_day, seed=cfg.seed, drift_after=cfg.drift_after
+            **args,
+            rows_per_day=cfg.rows_per_day,
+            seed=cfg.seed,
+            drift_after=cfg.drift_after,
+            bom=cfg.json_bom,
+            empty_as_zero_bytes=cfg.empty_as_zero_bytes,
+            big_integers=cfg.big_integers,
         )
         extra = float(fault.get("seconds", 1)) if fault and fault.kind == "slow" else 0.0
         user = req.headers.get("x-impersonate-user") or None
@@ -96,11 +102,11 @@ class ApiHandler(BaseHandler):
         if apply_common(self, fault) or self.refused(req):
             return
         cfg = app.config
+        if fault is not None and fault.kind == "forget":
+            app.store.forget(export_id)
         record = app.store.get(export_id)
         if record is None:
-            status = cfg.unknown_export_status
-            code = "ExportNotFound" if status == 404 else "InvalidExportId"
-            self.send_error_json(status, f"Export {export_id!r} not found", code)
+            self.unknown_export(export_id, cfg.unknown_export_status)
             return
         self.note(export_id=record.id)
         if fault is not None and fault.kind == "failed":
@@ -112,3 +118,12 @@ class ApiHandler(BaseHandler):
             self.send_json(200, {"id": record.id, "status": value, "url": None})
             return
         self.send_json(200, app.store.poll(record, cfg.url_ttl_seconds, cfg.reissue_expired_urls))
+
+    def unknown_export(self, export_id: str, status: int) -> None:
+        """The answer for an export id the sandbox does not know (404, 410 or 400)."""
+        if status == 404:
+            self.send_error_json(404, f"Export {export_id!r} not found", "ExportNotFound")
+        elif status == 410:
+            self.send_error_json(410, f"Export {export_id!r} is gone", "ExportGone")
+        else:
+            self.send_error_json(400, f"Unknown export {export_id!r}", "InvalidExportId")

@@ -39,7 +39,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="a poll after URL expiry returns Completed with a fresh URL",
     )
-    p.add_argument("--unknown-export-status", type=int, choices=(400, 404), default=404)
+    p.add_argument(
+        "--unknown-export-status",
+        type=int,
+        choices=(400, 404, 410),
+        default=404,
+        help="answer for an export id the sandbox does not know (400: 'Unknown export')",
+    )
+    p.add_argument(
+        "--json-bom", action="store_true", help="JSON results start with a UTF-8 byte order mark"
+    )
+    p.add_argument(
+        "--empty-as-zero-bytes",
+        action="store_true",
+        help="an export without rows is a 0-byte file instead of []",
+    )
+    p.add_argument(
+        "--big-integers",
+        action="store_true",
+        help="rows carry bigCounter, an integer at or beyond the edges of 64 bits",
+    )
     p.add_argument("--workdir", default=None, help="where rendered results go (default tmp)")
     p.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
     return p.parse_args(argv)
@@ -69,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         log=None if args.quiet else log,
         reissue_expired_urls=args.reissue_expired_urls,
         unknown_export_status=args.unknown_export_status,
+        json_bom=args.json_bom,
+        empty_as_zero_bytes=args.empty_as_zero_bytes,
+        big_integers=args.big_integers,
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -28,6 +28,9 @@ class SandboxConfig:
     bad_content_type_status: int = 415
     reissue_expired_urls: bool = False
     download_host: str = "127.0.0.1"
+    json_bom: bool = False
+    empty_as_zero_bytes: bool = False
+    big_integers: bool = False
 
     def updated(self, **options: Any) -> SandboxConfig:
         """A copy with ``options`` applied; ValueError on unknown names or bad values."""
@@ -54,11 +57,18 @@ class SandboxConfig:
             _number(self.max_range_days, "max_range_days")
         if self.drift_after is not None and not isinstance(self.drift_after, int):
             raise ValueError("drift_after must be epoch seconds (int) or null")
-        if self.unknown_export_status not in (400, 404):
-            raise ValueError("unknown_export_status must be 400 or 404")
+        if self.unknown_export_status not in (400, 404, 410):
+            raise ValueError("unknown_export_status must be 400, 404 or 410")
         if self.bad_content_type_status not in (400, 415):
             raise ValueError("bad_content_type_status must be 400 or 415")
-        for flag in ("account_verified", "forbidden", "reissue_expired_urls"):
+        for flag in (
+            "account_verified",
+            "forbidden",
+            "reissue_expired_urls",
+            "json_bom",
+            "empty_as_zero_bytes",
+            "big_integers",
+        ):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be a boolean")
 

@@ -86,6 +86,8 @@ class DownloadHandler(BaseHandler):
             headers["Content-Range"] = f"bytes {offset}-{end}/{size}"
         kind = fault.kind if fault is not None else None
         sent_length = length
+        if kind == "corrupt":
+            kind = "invalid_json"  # the same bytes: half the file, then garbage
         if kind == "invalid_json":
             sent_length = length // 2 + len(GARBAGE)
         ext = "xlsx" if item.spec.result_format == "Xlsx" else "json"
@@ -110,8 +112,26 @@ class DownloadHandler(BaseHandler):
                 self._send(f, offset, part)
                 time.sleep(float(fault.get("seconds", 1)))  # type: ignore[union-attr]
                 self._send(f, offset + part, length - part)
+            elif kind == "trickle":
+                rate = float(fault.get("bytes_per_second", 50))  # type: ignore[union-attr]
+                self._trickle(f, offset, length, rate)
             else:
                 self._send(f, offset, length)
+
+    def _trickle(self, f, offset: int, count: int, rate: float) -> None:
+        """Send ``count`` bytes at about ``rate`` bytes a second (ten writes a second)."""
+        f.seek(offset)
+        step = max(1, int(rate / 10))
+        sent = 0
+        while sent < count:
+            piece = f.read(min(step, count - sent))
+            try:
+                self.wfile.write(piece)
+                self.wfile.flush()
+            except OSError:
+                return  # the client gave up
+            sent += len(piece)
+            time.sleep(0.1)
 
     def _send(self, f, offset: int, count: int) -> None:
         if count > 0:

@@ -96,6 +96,11 @@ class ExportStore:
             self._items[record.id] = record
         return record
 
+    def forget(self, export_id: str) -> None:
+        """Fault ``forget``: the export is unknown from now on (its URL stops working)."""
+        with self._lock:
+            self._items.pop(export_id, None)
+
     def get(self, export_id: str) -> ExportRecord | None:
         with self._lock:
             return self._items.get(export_id)

@@ -17,6 +17,9 @@ KINDS: dict[str, frozenset[str]] = {
     "delay": _ALL,
     "truncate": frozenset({"download"}),
     "invalid_json": frozenset({"download"}),
+    "corrupt": frozenset({"download"}),
+    "trickle": frozenset({"download"}),
+    "forget": frozenset({"poll"}),
     "expire_url": frozenset({"download"}),
     "failed": frozenset({"poll"}),
     "expired": frozenset({"poll"}),
@@ -120,8 +123,11 @@ def _check_params(kind: str, p: dict[str, Any]) -> None:
     elif kind == "truncate":
         number("fraction", 0.5, 0, 1)
     elif kind == "status_literal":
-        if not isinstance(p.get("value", p.get("status", "PendingOrExpired")), str):
-            raise ValueError("status_literal: value must be a string")
+        value = p.get("value", p.get("status", "PendingOrExpired"))
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ValueError("status_literal: value must be a string or a number")
+    elif kind == "trickle":
+        number("bytes_per_second", 50, 1)
     elif kind == "expire_url" and p.get("then", "fresh") not in ("fresh", "expired"):
         raise ValueError("expire_url: then must be 'fresh' or 'expired'")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import threading
@@ -37,6 +38,9 @@ class RenderSpec:
     rows_per_day: int = 96
     seed: int = 0
     drift_after: int | None = None
+    bom: bool = False
+    empty_as_zero_bytes: bool = False
+    big_integers: bool = False
 
     def rows(self, *, fresh: bool = False) -> Iterator[dict[str, Any]]:
         """The rows this export contains."""
@@ -52,6 +56,7 @@ class RenderSpec:
             seed=self.seed,
             drift_after=self.drift_after,
             fresh=fresh,
+            big_integers=self.big_integers,
         )
 
     def filters(self) -> dict[str, list[str]]:
@@ -81,10 +86,23 @@ class Rendering:
         return CONTENT_TYPES[self.spec.result_format]
 
 
+def _dumps(rows: list[dict[str, Any]]) -> bytes:
+    try:
+        return orjson.dumps(rows)
+    except TypeError:  # integers beyond 64 bits
+        return json.dumps(rows, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def write_json(spec: RenderSpec, path: Path) -> int:
-    """Write a compact JSON array of the spec's rows (batched orjson); return row count."""
+    """Write a compact JSON array of the spec's rows (batched orjson); return row count.
+
+    ``spec.bom``: a UTF-8 byte order mark first; ``spec.empty_as_zero_bytes``: an
+    export without rows is a 0-byte file instead of ``[]``.
+    """
     count = 0
     with open(path, "wb", buffering=1 << 20) as out:
+        if spec.bom:
+            out.write(b"\xef\xbb\xbf")
         out.write(b"[")
         batch: list[dict[str, Any]] = []
         for row in spec.rows():
@@ -92,15 +110,17 @@ def write_json(spec: RenderSpec, path: Path) -> int:
             if len(batch) >= BATCH_ROWS:
                 if count:
                     out.write(b",\n")
-                out.write(memoryview(orjson.dumps(batch))[1:-1])
+                out.write(memoryview(_dumps(batch))[1:-1])
                 count += len(batch)
                 batch.clear()
         if batch:
             if count:
                 out.write(b",\n")
-            out.write(memoryview(orjson.dumps(batch))[1:-1])
+            out.write(memoryview(_dumps(batch))[1:-1])
             count += len(batch)
         out.write(b"]")
+    if count == 0 and spec.empty_as_zero_bytes:
+        path.write_bytes(b"")
     return count
 
 

@@ -100,13 +100,16 @@ def generate_rows(
     seed: int = 0,
     drift_after: int | None = None,
     fresh: bool = True,
+    big_integers: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Yield the rows of the inclusive window ``[start, end]`` in time order.
 
     Filters follow the API: a row passes when its team / any of its tags / its
     assignee's email / its customer's email is in the list; None or [] means no filter.
     With ``fresh=False`` rows share their nested objects (faster; treat as read-only).
-    Rows at ``t >= drift_after`` carry an extra ``sentimentScore`` field.
+    Rows at ``t >= drift_after`` carry an extra ``sentimentScore`` field; with
+    ``big_integers`` every row carries ``bigCounter``, an integer beyond 64 bits or at
+    its edges (2**63 + k, 2**64 + k, -2**63 - 1 - k, 10**25 + k in turn).
     """
     step, per = slot_params(rows_per_day)
     teams = pools.TEAMS
@@ -212,4 +215,6 @@ def generate_rows(
         }
         if drift_after is not None and t >= drift_after:
             row["sentimentScore"] = (((h2 >> 12) & 0xFFFF) % 2001 - 1000) / 1000
+        if big_integers:
+            row["bigCounter"] = (2**63 + k, 2**64 + k, -(2**63) - 1 - k, 10**25 + k)[k % 4]
         yield row

@@ -213,6 +213,7 @@ class Sandbox:
                 rows_per_day=cfg.rows_per_day,
                 seed=cfg.seed,
                 drift_after=cfg.drift_after,
+                big_integers=cfg.big_integers,
             )
         )
 

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from tap_loop import __version__
 from tap_loop.errors import (
+    DownloadTooSlow,
     ExportNotFound,
     LoopApiError,
     RangeTooLarge,
@@ -35,6 +37,7 @@ TRANSIENT_ERRORS = (
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
+    urllib3.exceptions.HTTPError,  # raised by the raw body reads of a download
 )
 _TOO_LARGE_WORDS = ("too large", "too long", "too big", "too wide", "too many", "exceed")
 
@@ -219,9 +222,24 @@ class LoopApi:
         lowered = (message or "").lower() + " " + (code or "").lower()
         if status == 400 and any(word in lowered for word in _TOO_LARGE_WORDS):
             return RangeTooLarge(call, status, message, code)
-        if call.startswith("GET") and (status == 404 or (status == 400 and "not found" in lowered)):
+        if call.startswith("GET") and _unknown_export(status, lowered):
             return ExportNotFound(call, status, message, code)
         return LoopApiError(call, status, message, code)
+
+
+_UNKNOWN_WORDS = ("not found", "unknown", "no such", "does not exist", "invalid export", "gone")
+
+
+def _unknown_export(status: int, lowered: str) -> bool:
+    """Does this answer to a status check say Loop no longer knows the export id?
+
+    404 and 410 always do; a 400 does when its message or code says so ("Unknown
+    export", "not found", ``InvalidExportId``, ...).
+    """
+    if status in (404, 410):
+        return True
+    words = lowered.replace("exportid", "export id")
+    return status == 400 and any(word in words for word in _UNKNOWN_WORDS)
 
 
 def _strip_credentials(request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -243,9 +261,18 @@ class Downloader:
 
     CHUNK = 1 << 20
 
-    def __init__(self, *, timeout_seconds: float = 60.0, retry: RetryPolicy | None = None):
+    def __init__(
+        self,
+        *,
+        timeout_seconds: float = 60.0,
+        retry: RetryPolicy | None = None,
+        deadline_seconds: float = 1800.0,
+        clock: t.Callable[[], float] = time.monotonic,
+    ):
         self.timeout = (min(10.0, timeout_seconds), timeout_seconds)
         self.retry = retry or RetryPolicy()
+        self.deadline_seconds = deadline_seconds
+        self.clock = clock
         self._local = _Sessions()
 
     @property
@@ -289,6 +316,13 @@ class Downloader:
                 self.retry.sleep(wait)
 
     def _download_once(self, url: str, sink: t.BinaryIO) -> int:
+        """One GET of ``url`` into ``sink``, whole within ``deadline_seconds``.
+
+        ``request_timeout_seconds`` bounds each socket read; the deadline bounds the
+        whole body, so a host that trickles bytes cannot hold the run: past it,
+        :class:`DownloadTooSlow` (the caller tries once more, then stops).
+        """
+        deadline = self.clock() + self.deadline_seconds
         try:
             with self.session.get(
                 url, stream=True, timeout=self.timeout, allow_redirects=True
@@ -308,9 +342,15 @@ class Downloader:
                 if status != 200:
                     raise UrlExpired(f"Download host answered HTTP {status} for {safe_url(url)}")
                 size = 0
-                for chunk in response.iter_content(self.CHUNK):
+                for chunk in self._body(response):
                     sink.write(chunk)
                     size += len(chunk)
+                    if self.clock() > deadline:
+                        raise DownloadTooSlow(
+                            f"Download of {safe_url(url)} took longer than "
+                            f"{self.deadline_seconds:g} s ('download_timeout_seconds'); "
+                            f"{size} bytes arrived"
+                        )
                 expected = response.headers.get("Content-Length")
                 if (
                     expected is not None
@@ -325,6 +365,20 @@ class Downloader:
             raise _RetryableDownload(
                 f"{type(exc).__name__}: {redact(str(exc))[:200]}", None
             ) from None
+
+    def _body(self, response: requests.Response) -> t.Iterator[bytes]:
+        """The body as it arrives: each read returns what the socket has (up to CHUNK),
+        so the deadline is checked even when bytes trickle in."""
+        raw = response.raw
+        read1 = getattr(raw, "read1", None)
+        if read1 is None:  # pragma: no cover (urllib3 < 2)
+            yield from response.iter_content(self.CHUNK)
+            return
+        while True:
+            chunk = read1(self.CHUNK, decode_content=True)
+            if not chunk:  # the end of the body (a short body raises IncompleteRead)
+                return
+            yield chunk
 
 
 class _RetryableDownload(Exception):

@@ -15,9 +15,9 @@ import tempfile
 import typing as t
 from pathlib import Path
 
-from tap_loop.errors import ExportFailed, RangeTooLarge
-from tap_loop.export import ExportLifecycle
-from tap_loop.rows import iter_json_rows
+from tap_loop.errors import DownloadError, ExportFailed, RangeTooLarge
+from tap_loop.export import CompletedExport, ExportLifecycle
+from tap_loop.rows import InvalidExport, iter_json_rows
 from tap_loop.schema import build_schema, choose_keys, ensure_key_fields
 from tap_loop.schema_infer import SchemaInferrer
 from tap_loop.settings import Settings, SettingsError, load_settings
@@ -27,6 +27,7 @@ if t.TYPE_CHECKING:
     from tap_loop.tap import TapLoop
 
 LOGGER = logging.getLogger("tap_loop.discovery")
+MAX_INVALID_DOWNLOADS = 3
 
 
 def discover_schema(tap: TapLoop) -> tuple[dict[str, t.Any], list[str]]:
@@ -94,11 +95,37 @@ def sample_rows(settings: Settings, now: t.Any) -> list[dict[str, t.Any]]:
             except (ExportFailed, RangeTooLarge) as exc:
                 LOGGER.warning("Sample export of %s failed (%s)", window, exc)
                 continue
-            return _first_rows(done.path, settings)
+            return _readable_rows(lifecycle, done, settings)
         LOGGER.warning("No sample export could be made: discovery without a sample")
         return []
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _readable_rows(
+    lifecycle: ExportLifecycle, done: CompletedExport, settings: Settings
+) -> list[dict[str, t.Any]]:
+    """The sample's first rows; an unreadable file is downloaded again (or the export
+    created again), as in a sync, up to MAX_INVALID_DOWNLOADS reads in all."""
+    unreadable = 0
+    while True:
+        try:
+            return _first_rows(done.path, settings)
+        except InvalidExport as exc:
+            unreadable += 1
+            if unreadable >= MAX_INVALID_DOWNLOADS:
+                raise DownloadError(
+                    f"The sample export of {done.window} was unreadable {unreadable} times "
+                    f"({exc}). What to do: run discovery again later."
+                ) from None
+            LOGGER.warning(
+                "Sample export %s is unreadable (%s); downloading it again", done.export_id, exc
+            )
+        again = lifecycle.refetch(done)
+        if again is None:
+            LOGGER.warning("Sample export %s is gone; creating it again", done.export_id)
+            again = lifecycle.produce(done.window)
+        done = again
 
 
 def _first_rows(path: Path, settings: Settings) -> list[dict[str, t.Any]]:

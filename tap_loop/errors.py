@@ -58,5 +58,9 @@ class DownloadError(LoopTapError):
     """The result file could not be downloaded whole or was not valid."""
 
 
+class DownloadTooSlow(DownloadError):
+    """A whole download took longer than ``download_timeout_seconds``."""
+
+
 class UrlExpired(DownloadError):
     """The pre-signed URL is no longer valid (expired or rejected): poll for a new one."""

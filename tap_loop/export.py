@@ -16,6 +16,7 @@ on local disk. It owns every rule about Loop's asynchronous export:
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import tempfile
 import threading
@@ -28,6 +29,7 @@ import requests
 
 from tap_loop.client import Downloader, LoopApi, RetryPolicy
 from tap_loop.errors import (
+    DownloadTooSlow,
     ExportFailed,
     ExportNotFound,
     LoopApiError,
@@ -66,6 +68,10 @@ _STATUS_MAP = {
 }
 
 
+# Not documented as such, but shown in the reference's example: no warning for it.
+_KNOWN_PENDING = frozenset({"pendingorexpired"})
+
+
 @dataclass
 class ExportState:
     """What Loop last said of one export."""
@@ -74,6 +80,14 @@ class ExportState:
     status: ExportStatus
     raw_status: str
     url: str | None
+    raw: t.Any = None
+
+    @property
+    def unknown(self) -> bool:
+        """True when Loop answered a status value the tap does not know."""
+        if self.status is not ExportStatus.NOT_READY:
+            return False
+        return not (isinstance(self.raw, str) and self.raw.strip().lower() in _KNOWN_PENDING)
 
 
 @dataclass
@@ -114,6 +128,8 @@ class ExportLifecycle:
         self.cancel = cancel or threading.Event()
         self.clock = clock
         self.suffix = ".xlsx" if settings.result_format == "xlsx" else ".json"
+        self._seen_statuses: set[str] = set()
+        self._seen_lock = threading.Lock()
 
     # -- create ---------------------------------------------------------------------------
     def create(self, window: Window) -> str:
@@ -132,9 +148,32 @@ class ExportLifecycle:
         return ExportState(
             export_id=str(answer.get("id") or export_id),
             status=ExportStatus.from_api(raw),
-            raw_status=str(raw),
+            raw_status=repr(raw) if not isinstance(raw, str) else raw,
             url=answer.get("url") or None,
+            raw=raw,
         )
+
+    def _note_not_ready(self, state: ExportState) -> None:
+        """Log a status value the tap does not know, once per value and run."""
+        key = f"{type(state.raw).__name__}:{state.raw!r}"
+        with self._seen_lock:
+            if key in self._seen_statuses:
+                return
+            self._seen_statuses.add(key)
+        if state.unknown:
+            LOGGER.warning(
+                "Export %s reports status %s (%s), a value unknown to the tap: "
+                "treated as not ready yet (logged once per value)",
+                state.export_id,
+                json.dumps(state.raw),
+                type(state.raw).__name__,
+            )
+        else:
+            LOGGER.info(
+                "Export %s reports status %s: treated as not ready yet",
+                state.export_id,
+                json.dumps(state.raw),
+            )
 
     def wait(self, export_id: str, window: Window, *, first_wait: bool = True) -> ExportState:
         """Poll until the export is no longer processing or the timeout passes."""
@@ -149,19 +188,26 @@ class ExportLifecycle:
             elif state.status not in (ExportStatus.PROCESSING, ExportStatus.NOT_READY):
                 return state
             elif state.status is ExportStatus.NOT_READY:
-                LOGGER.info(
-                    "Export %s reports status %r: treated as not ready yet",
-                    export_id,
-                    state.raw_status,
-                )
+                self._note_not_ready(state)
             if self.clock() + interval > deadline:
-                raise ExportFailed(
-                    f"Export {export_id} for window {window} was still "
-                    f"{state.raw_status!r} after {self.settings.export_timeout_seconds:g} s "
-                    "('export_timeout_seconds'). What to do: raise export_timeout_seconds, "
-                    "or lower window_days so each export is smaller."
-                )
+                raise ExportFailed(self._timeout_message(export_id, window, state))
             self._sleep(interval)
+
+    def _timeout_message(self, export_id: str, window: Window, state: ExportState) -> str:
+        waited = f"{self.settings.export_timeout_seconds:g} s ('export_timeout_seconds')"
+        if state.unknown:
+            return (
+                f"Export {export_id} for window {window} still reported status "
+                f"{json.dumps(state.raw)} after {waited}; that value is unknown to the "
+                "tap, which reads it as not ready. What to do: if Loop uses it for a "
+                "finished export, report it with the output of 'tap-loop --config ... "
+                "--diagnose'; otherwise raise export_timeout_seconds."
+            )
+        return (
+            f"Export {export_id} for window {window} was still {state.raw_status!r} after "
+            f"{waited}. What to do: raise export_timeout_seconds, or lower window_days so "
+            "each export is smaller."
+        )
 
     # -- download -------------------------------------------------------------------------
     def download(self, url: str, export_id: str) -> tuple[Path, int]:
@@ -174,7 +220,7 @@ class ExportLifecycle:
         path = Path(handle.name)
         try:
             with handle:
-                size = self.downloader.download(url, handle)
+                size = self._download_in_time(url, handle)
         except BaseException as exc:
             path.unlink(missing_ok=True)
             if isinstance(exc, OSError) and not isinstance(exc, requests.RequestException):
@@ -185,6 +231,20 @@ class ExportLifecycle:
                 ) from None
             raise
         return path, size
+
+    def _download_in_time(self, url: str, sink: t.BinaryIO) -> int:
+        """Download; one more try when the whole-download deadline passes, then stop."""
+        try:
+            return self.downloader.download(url, sink)
+        except DownloadTooSlow as exc:
+            LOGGER.warning("%s; downloading it once more", exc)
+        try:
+            return self.downloader.download(url, sink)
+        except DownloadTooSlow as exc:
+            raise DownloadTooSlow(
+                f"{exc}, twice. What to do: check the network to the download host, or "
+                "raise download_timeout_seconds; the bookmark is kept, nothing is lost."
+            ) from None
 
     # -- the whole lifecycle ----------------------------------------------------------------
     def produce(
@@ -223,8 +283,14 @@ class ExportLifecycle:
                 LOGGER.info("Created export %s for window %s", export_id, window)
             try:
                 state = self.wait(export_id, window, first_wait=not resumed)
-            except ExportNotFound:
-                LOGGER.info("Export %s is unknown to Loop; creating a new one", export_id)
+            except ExportNotFound as exc:
+                LOGGER.warning(
+                    "Export %s for window %s is unknown to Loop (HTTP %d%s); creating a new one",
+                    export_id,
+                    window,
+                    exc.status,
+                    ", saved by an earlier run" if resumed else "",
+                )
                 if not resumed:
                     failures.append(f"{export_id}: unknown id")
                 export_id = None
@@ -332,7 +398,11 @@ class ExportLifecycle:
             retry=retry,
             on_rate_limited=on_rate_limited,
         )
-        downloader = Downloader(timeout_seconds=settings.request_timeout_seconds, retry=retry)
+        downloader = Downloader(
+            timeout_seconds=settings.request_timeout_seconds,
+            retry=retry,
+            deadline_seconds=settings.download_timeout_seconds,
+        )
         return cls(api, downloader, settings, work_dir=work_dir, cancel=cancel)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import json
 import os
 import sys
 import typing as t
@@ -33,11 +32,24 @@ def _default(value: t.Any) -> t.Any:
 
 
 def dumps(value: t.Any) -> bytes:
-    """Compact JSON bytes; falls back to the stdlib for what orjson refuses (huge ints)."""
+    """Compact JSON bytes. orjson refuses integers beyond 64 bits: those are written
+    as their exact digits (the rest byte for byte as orjson writes it)."""
     try:
         return orjson.dumps(value, default=_default, option=_OPTIONS)
     except TypeError:
-        return json.dumps(value, default=_default, ensure_ascii=False).encode()
+        return orjson.dumps(_exact_ints(value), default=_default, option=_OPTIONS)
+
+
+def _exact_ints(value: t.Any) -> t.Any:
+    """``value`` with every integer outside [-2**63, 2**64) as a raw JSON fragment."""
+    kind = type(value)
+    if kind is int:
+        return value if -(2**63) <= value < 2**64 else orjson.Fragment(str(value).encode())
+    if kind is dict:
+        return {key: _exact_ints(item) for key, item in value.items()}
+    if kind in (list, tuple):
+        return [_exact_ints(item) for item in value]
+    return value
 
 
 class LoopMessageWriter(SingerWriter):

@@ -44,6 +44,7 @@ class Settings:
     min_window_seconds: int
     max_concurrent_exports: int
     request_timeout_seconds: float
+    download_timeout_seconds: float
     max_request_retries: int
     max_retry_wait_seconds: float
     max_export_attempts: int
@@ -95,7 +96,10 @@ def _number(value: t.Any) -> float:
     if isinstance(value, (int, float, decimal.Decimal)):
         number = float(value)
     elif isinstance(value, str) and value.strip():
-        number = float(value.strip())
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise ValueError("expected a number, e.g. 1 or 0.25") from None
     else:
         raise ValueError(f"expected a number, got {value!r}")
     if not math.isfinite(number):
@@ -243,6 +247,7 @@ def load_settings(config: t.Mapping[str, t.Any], *, require_token: bool = True) 
             "max_concurrent_exports", _integer, 4, lambda v: v >= 1, "1 or more"
         ),
         request_timeout_seconds=c.get("request_timeout_seconds", _number, 60, *positive),
+        download_timeout_seconds=c.get("download_timeout_seconds", _number, 1800, *positive),
         max_request_retries=c.get(
             "max_request_retries", _integer, 8, lambda v: v >= 0, "0 or more"
         ),

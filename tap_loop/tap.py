@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import sys
 import typing as t
 from functools import cached_property
 
+import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
+from singer_sdk.tap_base import CliTestOptionValue
 
+from tap_loop.cli_errors import (
+    first_rows_only,
+    one_line_errors,
+    readable_errors,
+    warn_unknown_settings,
+)
 from tap_loop.discovery import discover_schema
-from tap_loop.errors import LoopTapError
 from tap_loop.output import LoopMessageWriter
 from tap_loop.redaction import install_log_redaction, register_secret
 from tap_loop.settings import Settings, SettingsError, load_settings
@@ -164,6 +169,12 @@ class TapLoop(Tap):
             "window order); lowered automatically on HTTP 429.",
         ),
         _number("request_timeout_seconds", 60, "Connect/read timeout of one HTTP request."),
+        _number(
+            "download_timeout_seconds",
+            1800,
+            "Deadline for downloading one result file as a whole (a host that trickles "
+            "bytes); past it the download is tried once more, then the run stops.",
+        ),
         th.Property(
             "max_request_retries",
             th.IntegerType,
@@ -198,33 +209,121 @@ class TapLoop(Tap):
         STOP.install()  # SIGTERM/SIGINT: exit 128 + signal, not singer-sdk's exit 0
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """The JSON Schema checks, then the checks a schema cannot express."""
+        """The JSON Schema checks, then the checks a schema cannot express.
+
+        Any invalid setting raises, in every mode; only discovery (``raise_errors``
+        false) accepts a missing ``api_token`` (it then samples nothing). A setting the
+        tap does not know gets a warning naming the closest one it knows.
+        """
         register_secret(str(self.config.get("api_token") or ""))
-        errors = super()._validate_config(raise_errors=raise_errors)
         try:
-            self.__dict__["settings"] = load_settings(self.config, require_token=raise_errors)
+            schema_errors = super()._validate_config(raise_errors=True)
+        except ConfigValidationError as exc:
+            schema_errors = list(exc.errors)
+        warn_unknown_settings(self.config, self.config_jsonschema, self.logger)
+        try:
+            load_settings(self.config, require_token=raise_errors)
+            setting_errors: list[str] = []
         except SettingsError as exc:
-            errors = errors + exc.errors
-            if raise_errors:
-                raise ConfigValidationError("Config validation failed", errors=exc.errors) from None
-            for error in exc.errors:
-                self.logger.warning(error)
-        return errors
+            setting_errors = exc.errors
+        errors = readable_errors(schema_errors, setting_errors, require_token=raise_errors)
+        if errors:
+            raise ConfigValidationError("Config validation failed", errors=errors)
+        return []
 
     @cached_property
     def settings(self) -> Settings:
         """The validated settings (see :mod:`tap_loop.settings`)."""
-        return load_settings(self.config)
+        return load_settings(self.config, require_token=False)
 
-    def sync_all(self) -> None:
-        """Sync; a known failure ends the run with one clear line and exit code 1."""
-        try:
-            super().sync_all()
-        except LoopTapError as exc:
-            self.logger.debug("Details of the failure", exc_info=True)
-            self.logger.error("%s", exc)
-            logging.shutdown()
-            sys.exit(1)
+    # -- command line: every mode reports a known failure as one line, exit 1 -------------
+    @classmethod
+    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]
+        """Sync (with or without a catalog)."""
+        with one_line_errors(cls.logger):
+            super().invoke(*args, **kwargs)
+
+    @classmethod
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+        """``--discover``: print the catalog; invalid settings exit 1."""
+        if not value:
+            return
+        config = ctx.params.get("config")
+        with one_line_errors(cls.logger):
+            tap = cls(
+                config=getattr(config, "config", None),
+                parse_env_config=bool(getattr(config, "parse_env", False)),
+                validate_config=False,
+                setup_mapper=False,
+            )
+            tap.run_discovery()
+        ctx.exit()
+
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """``--test``: one export, its first row, then a line saying the connection works."""
+        if value == CliTestOptionValue.Disabled.value:
+            return
+        config = ctx.params.get("config")
+        with one_line_errors(cls.logger):
+            tap = cls(
+                config=getattr(config, "config", None),
+                parse_env_config=bool(getattr(config, "parse_env", False)),
+                validate_config=True,
+            )
+            if value == CliTestOptionValue.Schema.value:
+                tap.write_schemas()
+            else:
+                tap.connection_test()
+        ctx.exit()
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """singer-sdk's command plus ``--diagnose``."""
+        command = super().get_singer_command()
+        command.params.append(
+            click.Option(
+                ["--diagnose"],
+                is_flag=False,
+                flag_value="-",
+                default=None,
+                help="Run one small export against the configured service and print what "
+                "it saw; --diagnose=FILE also writes it, redacted, as JSON to FILE.",
+                callback=cls.cb_diagnose,
+                expose_value=False,
+            )
+        )
+        return command
+
+    @classmethod
+    def cb_diagnose(cls, ctx: click.Context, param: click.Option, value: str | None) -> None:
+        """``--diagnose[=FILE]``: the first-contact report (tap_loop.diagnose)."""
+        if value is None:
+            return
+        from tap_loop.diagnose import run_diagnosis
+
+        config = ctx.params.get("config")
+        with one_line_errors(cls.logger):
+            tap = cls(
+                config=getattr(config, "config", None),
+                parse_env_config=bool(getattr(config, "parse_env", False)),
+                validate_config=True,
+                setup_mapper=False,
+            )
+            run_diagnosis(tap.settings, tap.run_started, None if value == "-" else value)
+        ctx.exit()
+
+    def connection_test(self) -> None:
+        """Sync the stream until its first row arrives, then stop cleanly."""
+        stream = t.cast("ReportStream", self.streams["report"])
+        stream.selected = True
+        stream.get_records = first_rows_only(stream.get_records, 1)  # type: ignore[method-assign]
+        stream.sync()
+        self.logger.info(
+            "Connection test passed: Loop at %s accepted the token, an export completed "
+            "and its first row arrived.",
+            self.settings.api_url,
+        )
 
     def discover_streams(self) -> list[ReportStream]:
         """One stream, ``report``; its schema is inferred from a sample export."""

@@ -26,9 +26,14 @@ import json
 import os
 import re
 import warnings
+import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import IO, Any
+from xml.etree.ElementTree import ParseError
+
+from tap_loop.rows import InvalidExport
 
 __all__ = [
     "INSTALL_HINT",
@@ -68,7 +73,22 @@ def iter_xlsx_rows(
         XlsxSupportMissing: openpyxl is not installed (raised at call time).
     """
     openpyxl = _import_openpyxl()
-    return _iter_workbook(openpyxl, path, parse_json_cells)
+    return _unreadable_as_invalid(_iter_workbook(openpyxl, path, parse_json_cells))
+
+
+# What a corrupt or truncated workbook raises from inside openpyxl: a broken zip, a
+# missing or cut member, broken XML. They become InvalidExport, so the caller downloads
+# the file again as it does for a broken JSON export.
+_CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ParseError, OSError)
+
+
+def _unreadable_as_invalid(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    try:
+        yield from rows
+    except _CORRUPT as exc:
+        raise InvalidExport(
+            f"the Xlsx export is unreadable ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
 
 
 def _iter_workbook(openpyxl: Any, path: Any, parse_json_cells: bool) -> Iterator[dict[str, Any]]:

@@ -163,6 +163,7 @@ def _values(sandbox_url: str, *, yaml_numbers: bool, result_format: str) -> dict
         "min_window_minutes": 30,
         "max_concurrent_exports": 2,
         "request_timeout_seconds": num(30.5),
+        "download_timeout_seconds": num(600.5),
         "max_request_retries": 3,
         "max_retry_wait_seconds": num(5.5),
         "max_export_attempts": 2,

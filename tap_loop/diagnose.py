@@ -1,0 +1,297 @@
+"""``tap-loop --config c.json --diagnose[=FILE]``: a first-contact report.
+
+Runs one small export (the last ``min(window_days, 1 day)`` before ``end_date`` or now,
+with the configured filters) against the configured service and prints what it saw:
+every HTTP call with its status and timing, each status value Loop reported and when,
+the result's shape (array or not, byte order mark, encoding, size, content type), its
+fields with their inferred types, the key the tap would choose, and everything the tap
+had to tolerate (retries, unknown status values, a BOM, an empty file, huge integers).
+
+With ``=FILE`` the same report is written as JSON, redacted for a bug report: no token,
+no URL query values (so no signatures), no row values (field names and types only).
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import json
+import logging
+import shutil
+import sys
+import tempfile
+import time
+import typing as t
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+
+from tap_loop.errors import LoopTapError
+from tap_loop.export import ExportLifecycle, ExportStatus
+from tap_loop.rows import BOM, InvalidExport, iter_json_rows
+from tap_loop.schema import build_schema, choose_keys
+from tap_loop.schema_infer import SchemaInferrer
+from tap_loop.settings import Settings
+from tap_loop.windows import Window, to_epoch
+
+LOGGER = logging.getLogger("tap_loop.diagnose")
+MAX_WINDOW_SECONDS = 86400
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def run_diagnosis(settings: Settings, now: dt.datetime, path: str | None) -> dict[str, t.Any]:
+    """Run the export, print the report, write it to ``path`` if given; return it.
+
+    A failure (401, timeout, ...) is part of the report; it is raised again afterwards
+    so the command exits 1 with its one clear line.
+    """
+    report = Diagnosis(settings, now).run()
+    sys.stdout.write(render_text(report))
+    sys.stdout.flush()
+    if path:
+        Path(path).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        LOGGER.info("Wrote the redacted report to %s", path)
+    if report.get("error"):
+        raise LoopTapError(report["error"])
+    return report
+
+
+class _Notes(logging.Handler):
+    """Collects the tap's own log lines (already redacted) while the diagnosis runs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[dict[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("tap_loop") and record.name != LOGGER.name:
+            self.lines.append({"level": record.levelname, "message": record.getMessage()})
+
+
+class Diagnosis:
+    """One diagnostic export and what was seen of it."""
+
+    def __init__(self, settings: Settings, now: dt.datetime) -> None:
+        self.settings = settings
+        end = to_epoch(settings.end_date or now)
+        self.window = Window(end - min(settings.window_seconds, MAX_WINDOW_SECONDS), end)
+        self.began = time.monotonic()
+        self.http: list[dict[str, t.Any]] = []
+        self.statuses: list[dict[str, t.Any]] = []
+
+    def run(self) -> dict[str, t.Any]:
+        report: dict[str, t.Any] = {
+            "tap": "tap-loop",
+            "api_url": self.settings.api_url,
+            "window": {"start": self.window.start_iso, "end": self.window.end_iso},
+            "result_format": self.settings.result_format,
+            "filters": sorted(self.settings.filters),
+        }
+        notes = _Notes()
+        logging.getLogger("tap_loop").addHandler(notes)
+        work_dir = Path(tempfile.mkdtemp(prefix="tap-loop-diagnose-"))
+        try:
+            lifecycle = ExportLifecycle.from_settings(self.settings, work_dir=work_dir)
+            for session in (lifecycle.api.session, lifecycle.downloader.session):
+                session.hooks["response"].append(self._seen)
+            report["result"] = self._export(lifecycle)
+        except LoopTapError as exc:
+            report["error"] = str(exc)
+        finally:
+            logging.getLogger("tap_loop").removeHandler(notes)
+            shutil.rmtree(work_dir, ignore_errors=True)
+        report["http"] = self.http
+        report["statuses"] = self.statuses
+        report["tolerated"] = [n for n in notes.lines if _tolerated(n["message"])]
+        report["log"] = notes.lines
+        return report
+
+    def _seconds(self) -> float:
+        return round(time.monotonic() - self.began, 3)
+
+    def _seen(self, response: requests.Response, *args: t.Any, **kwargs: t.Any) -> None:
+        parts = urlsplit(response.url)
+        headers = response.headers
+        self.http.append(
+            {
+                "at_seconds": self._seconds(),
+                "method": response.request.method,
+                "host": parts.netloc,
+                "path": parts.path,
+                "query_names": sorted({name for name, _ in parse_qsl(parts.query)}),
+                "status": response.status_code,
+                "elapsed_seconds": round(response.elapsed.total_seconds(), 3),
+                "content_type": headers.get("Content-Type"),
+                "content_length": headers.get("Content-Length"),
+                "content_encoding": headers.get("Content-Encoding"),
+            }
+        )
+
+    def _export(self, lifecycle: ExportLifecycle) -> dict[str, t.Any]:
+        settings = self.settings
+        export_id = lifecycle.create(self.window)
+        created = self._seconds()
+        deadline = time.monotonic() + settings.export_timeout_seconds
+        while True:
+            time.sleep(settings.poll_interval_seconds)
+            state = lifecycle.status(export_id)
+            self.statuses.append(
+                {
+                    "at_seconds": round(self._seconds() - created, 3),
+                    "value": state.raw,
+                    "json_type": type(state.raw).__name__,
+                    "read_as": state.status.value,
+                    "known": not state.unknown,
+                    "has_url": bool(state.url),
+                }
+            )
+            if state.status is ExportStatus.COMPLETED and state.url:
+                break
+            if state.status in (ExportStatus.FAILED, ExportStatus.EXPIRED):
+                raise LoopTapError(f"The diagnostic export {export_id} ended {state.raw_status}")
+            if time.monotonic() > deadline:
+                raise LoopTapError(
+                    f"The diagnostic export {export_id} was still {state.raw_status} after "
+                    f"{settings.export_timeout_seconds:g} s ('export_timeout_seconds')"
+                )
+        path, size = lifecycle.download(state.url, export_id)
+        result: dict[str, t.Any] = {"export_id": export_id, "size_bytes": size}
+        result.update(_shape(path, settings.result_format))
+        result.update(self._fields(path))
+        return result
+
+    def _fields(self, path: Path) -> dict[str, t.Any]:
+        settings = self.settings
+        inferrer = SchemaInferrer()
+        never_null: set[str] | None = None
+        rows = 0
+        huge: set[str] = set()
+        try:
+            for row in _rows(path, settings.result_format):
+                rows += 1
+                for name, value in row.items():
+                    if type(value) is int and not _INT64[0] <= value <= _INT64[1]:
+                        huge.add(name)
+                if rows <= settings.schema_sample_rows:
+                    inferrer.add(row)
+                    present = {name for name, value in row.items() if value is not None}
+                    never_null = present if never_null is None else never_null & present
+        except InvalidExport as exc:
+            return {"rows": rows, "readable": False, "problem": str(exc)}
+        inferred = inferrer.schema() if rows else None
+        schema = build_schema(inferred, {})
+        own = set(build_schema(None, {}).get("properties", {}))
+        fields = {
+            name: _type_text(prop)
+            for name, prop in schema.get("properties", {}).items()
+            if name not in own
+        }
+        return {
+            "readable": True,
+            "rows": rows,
+            "fields": fields,
+            "integers_beyond_64_bits": sorted(huge),
+            "key": choose_keys(schema, settings.primary_keys, never_null or set()),
+        }
+
+
+def _rows(path: Path, result_format: str) -> t.Iterator[dict[str, t.Any]]:
+    if result_format == "xlsx":
+        from tap_loop.xlsx_rows import iter_xlsx_rows
+
+        yield from iter_xlsx_rows(path)
+        return
+    with path.open("rb") as handle:
+        yield from iter_json_rows(handle)
+
+
+def _shape(path: Path, result_format: str) -> dict[str, t.Any]:
+    """Array or not, BOM, encoding: from the file's bytes, never its values."""
+    with path.open("rb") as handle:
+        head = handle.read(64)
+    if result_format == "xlsx":
+        return {"shape": "xlsx workbook" if head.startswith(b"PK") else "not a zip file"}
+    bom = head.startswith(BOM)
+    text = head[len(BOM) :] if bom else head
+    first = text.lstrip(b" \t\r\n")[:1]
+    shape = {b"[": "JSON array", b"{": "JSON object (not an array)", b"": "empty"}.get(
+        first, "not JSON"
+    )
+    return {"shape": shape, "bom": bom, "encoding": _encoding(path)}
+
+
+def _encoding(path: Path) -> str:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as handle:
+        try:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "not UTF-8"
+    return "UTF-8"
+
+
+def _type_text(prop: dict[str, t.Any]) -> str:
+    kinds = prop.get("type", "any")
+    text = "|".join(kinds) if isinstance(kinds, list) else str(kinds)
+    if prop.get("format"):
+        text += f" ({prop['format']})"
+    return text
+
+
+_TOLERATED_WORDS = ("retrying", "unknown", "byte order mark", "empty", "once more", "again")
+
+
+def _tolerated(message: str) -> bool:
+    lowered = message.lower()
+    return any(word in lowered for word in _TOLERATED_WORDS)
+
+
+def render_text(report: dict[str, t.Any]) -> str:
+    """The report as lines for a terminal."""
+    out = [
+        f"tap-loop diagnosis of {report['api_url']}",
+        f"  window: {report['window']['start']} .. {report['window']['end']}, "
+        f"format {report['result_format']}",
+        "HTTP calls:",
+    ]
+    for call in report["http"]:
+        query = f"?{'&'.join(call['query_names'])}" if call["query_names"] else ""
+        out.append(
+            f"  +{call['at_seconds']:.2f}s {call['method']} {call['host']}{call['path']}"
+            f"{query} -> {call['status']} in {call['elapsed_seconds']:.2f}s"
+            + (f" ({call['content_type']})" if call.get("content_type") else "")
+        )
+    out.append("Status values (seconds after creation):")
+    for status in report["statuses"]:
+        known = "" if status["known"] else "  <- unknown to the tap"
+        out.append(
+            f"  +{status['at_seconds']:.2f}s {json.dumps(status['value'])} "
+            f"({status['json_type']}) read as {status['read_as']}{known}"
+        )
+    result = report.get("result")
+    if result:
+        out.append(f"Result: {result['size_bytes']} bytes, {result.get('shape')}")
+        if "encoding" in result:
+            out.append(f"  encoding {result['encoding']}, BOM: {'yes' if result['bom'] else 'no'}")
+        if result.get("readable"):
+            out.append(f"  {result['rows']} row(s); key: {result['key'] or 'none found'}")
+            for name, kind in result["fields"].items():
+                out.append(f"  field {name}: {kind}")
+            if result["integers_beyond_64_bits"]:
+                out.append(
+                    "  integers beyond 64 bits (kept exact): "
+                    + ", ".join(result["integers_beyond_64_bits"])
+                )
+        else:
+            out.append(f"  unreadable: {result.get('problem')}")
+    if report["tolerated"]:
+        out.append("Tolerated:")
+        out.extend(f"  {note['level']}: {note['message']}" for note in report["tolerated"])
+    if report.get("error"):
+        out.append(f"Error: {report['error']}")
+    else:
+        out.append("Diagnosis done: the export worked end to end.")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,302 @@
+"""Whatever Loop's real service sends (issue 10): tolerant where it is safe, one clear line
+where it is not. Each case runs the tap as a real process against the sandbox over HTTP."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+
+import pytest
+
+from tests.helpers import DAY, EPOCH_2026_11_01, iso, row_ids, run_tap, tap_command, tap_env
+
+START = EPOCH_2026_11_01
+
+
+def expected_ids(sandbox, end=START + 3 * DAY, **filters):
+    return {r["id"] for r in sandbox.expected_rows(START, end, **filters)}
+
+
+def creates(sandbox):
+    return [r for r in sandbox.requests if r["method"] == "POST" and "/api/" in r["path"]]
+
+
+def downloads(sandbox):
+    return [r for r in sandbox.requests if r["server"] == "download"]
+
+
+def error_lines(stderr):
+    return [line for line in stderr.splitlines() if "| ERROR" in line]
+
+
+# -- result bodies ----------------------------------------------------------------------
+def test_a_byte_order_mark_is_ignored(sandbox, config, catalog):
+    sandbox.configure(json_bom=True)
+    run = run_tap(config, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    assert set(row_ids(run.records)) == expected_ids(sandbox)
+    assert "byte order mark" in run.stderr
+
+
+def test_a_0_byte_export_is_a_window_without_rows(sandbox, config, catalog):
+    sandbox.configure(empty_as_zero_bytes=True)
+    nobody = {**config, "customer_ids": ["nobody@example.com"]}
+    run = run_tap(nobody, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    assert run.records == []
+    assert run.bookmark() == iso(START + 3 * DAY)
+    assert "The export file is empty (0 bytes)" in run.stderr
+    assert {r["status"] for r in downloads(sandbox)} == {200}
+    assert all(r["fault"] is None for r in downloads(sandbox))
+
+
+def test_a_body_shorter_than_its_content_length_is_still_an_error(sandbox, config, catalog):
+    sandbox.add_fault({"target": "download", "kind": "truncate", "fraction": 0.0})
+    run = run_tap(config, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    assert "Retrying download" in run.stderr
+    assert set(row_ids(run.records)) == expected_ids(sandbox)
+
+
+def test_integers_beyond_64_bits_leave_the_tap_exactly(sandbox, config, catalog):
+    sandbox.configure(big_integers=True)
+    run = run_tap(config, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    sent = {r["id"]: r["bigCounter"] for r in sandbox.expected_rows(START, START + 3 * DAY)}
+    got = {r["id"]: r["bigCounter"] for r in run.records}  # json.loads: exact ints
+    assert got == sent and all(type(v) is int for v in got.values())
+    assert {v >= 2**64 for v in sent.values()} == {True, False}  # both sides of 2**64
+    assert any(v < -(2**63) for v in sent.values())
+    for value in sent.values():  # the digits, byte for byte, not a float's
+        assert re.search(rf'"bigCounter":{value}[,}}]', run.stdout), value
+
+
+# -- unknown export ids -----------------------------------------------------------------
+@pytest.mark.parametrize("status", [404, 410, 400])
+def test_an_export_id_loop_no_longer_knows_is_created_again(sandbox, config, catalog, status):
+    sandbox.configure(unknown_export_status=status)
+    key = f"{START}/{START + DAY}"
+    state = {"bookmarks": {"report": {"exports_in_flight": {key: "forgotten0001"}}}}
+    run = run_tap(config, state=state, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    assert set(row_ids(run.records)) == expected_ids(sandbox)
+    assert "Export forgotten0001 for window" in run.stderr
+    assert f"is unknown to Loop (HTTP {status}, saved by an earlier run)" in run.stderr
+    bodies = [json.loads(r["body"]) for r in creates(sandbox)]
+    assert (START, START + DAY) in {(b["start"], b["end"]) for b in bodies}
+    assert run.bookmark() == iso(START + 3 * DAY)
+
+
+def test_an_export_loop_forgets_mid_run_is_created_again(sandbox, config, catalog):
+    sandbox.configure(unknown_export_status=400)
+    sandbox.add_fault({"target": "poll", "kind": "forget", "times": 1})
+    run = run_tap(config, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    assert set(row_ids(run.records)) == expected_ids(sandbox)
+    assert "is unknown to Loop" in run.stderr
+    assert len(creates(sandbox)) == 4
+
+
+# -- xlsx and discovery ---------------------------------------------------------------
+def test_a_corrupt_xlsx_download_is_downloaded_again(sandbox, config):
+    pytest.importorskip("openpyxl")
+    one_day = {**config, "result_format": "xlsx", "end_date": iso(START + DAY)}
+    sandbox.add_fault({"target": "download", "kind": "corrupt", "skip": 1})  # not the sample
+    run = run_tap(one_day)
+    assert run.returncode == 0, run.stderr
+    assert "unreadable" in run.stderr and "Xlsx" in run.stderr
+    assert set(row_ids(run.records)) == expected_ids(sandbox, START + DAY)
+    assert "Traceback" not in run.stderr
+
+
+def test_discovery_downloads_an_unreadable_sample_again(sandbox, config):
+    from tests.helpers import discover_run
+
+    sandbox.add_fault({"target": "download", "kind": "invalid_json"})
+    done = discover_run(config)
+    assert done.returncode == 0, done.stderr
+    assert "Sample export" in done.stderr and "downloading it again" in done.stderr
+    catalog = json.loads(done.stdout)
+    assert "createdAt" in catalog["streams"][0]["schema"]["properties"]
+
+
+# -- a host that trickles bytes ---------------------------------------------------------
+def test_a_trickling_download_is_cut_at_its_deadline_then_tried_again(sandbox, config, catalog):
+    one_day = {**config, "end_date": iso(START + DAY), "download_timeout_seconds": 1}
+    sandbox.add_fault({"target": "download", "kind": "trickle", "bytes_per_second": 2000})
+    began = time.monotonic()
+    run = run_tap(one_day, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    assert time.monotonic() - began < 30  # the trickle alone would take ~20 s more
+    assert "download_timeout_seconds" in run.stderr and "once more" in run.stderr
+    assert set(row_ids(run.records)) == expected_ids(sandbox, START + DAY)
+
+
+def test_a_download_that_trickles_twice_stops_with_one_line(sandbox, config, catalog):
+    one_day = {**config, "end_date": iso(START + DAY), "download_timeout_seconds": 1}
+    sandbox.add_fault(
+        {"target": "download", "kind": "trickle", "bytes_per_second": 2000, "times": -1}
+    )
+    run = run_tap(one_day, catalog=catalog, timeout=60)
+    assert run.returncode == 1
+    (line,) = error_lines(run.stderr)
+    assert "'download_timeout_seconds'" in line and "twice" in line
+    assert "Traceback" not in run.stderr and run.records == []
+    assert run.bookmark() is None
+
+
+# -- status values ----------------------------------------------------------------------
+def test_unknown_status_values_are_logged_once_and_read_as_not_ready(sandbox, config, catalog):
+    sandbox.add_fault(
+        [
+            {"target": "poll", "kind": "status_literal", "value": 3, "times": 3},
+            {"target": "poll", "kind": "status_literal", "value": "Queued", "times": 3},
+        ]
+    )
+    run = run_tap(config, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    assert set(row_ids(run.records)) == expected_ids(sandbox)
+    assert run.stderr.count("reports status 3 (int), a value unknown to the tap") == 1
+    assert run.stderr.count('reports status "Queued" (str), a value unknown') == 1
+
+
+def test_timeout_on_an_unknown_status_names_the_raw_value(sandbox, config, catalog):
+    sandbox.add_fault({"target": "poll", "kind": "status_literal", "value": "Queued", "times": -1})
+    strict = {
+        **config,
+        "end_date": iso(START + DAY),
+        "export_timeout_seconds": 0.5,
+        "max_export_attempts": 1,
+        "min_window_minutes": 1440,
+    }
+    run = run_tap(strict, catalog=catalog)
+    assert run.returncode == 1
+    lines = error_lines(run.stderr)
+    assert len(lines) == 1
+    assert '"Queued"' in lines[0] and "unknown to the tap" in lines[0]
+    assert "Traceback" not in run.stderr
+
+
+# -- errors read the same in every mode -------------------------------------------------
+MODES = {
+    "discover": ("--discover",),
+    "test": ("--test",),
+    "sync without catalog": (),
+}
+
+
+@pytest.mark.parametrize("mode", [*MODES, "sync with catalog"])
+def test_a_wrong_token_is_one_line_in_every_mode(sandbox, config, catalog, mode):
+    bad = {**config, "api_token": "not-the-token-0001"}
+    if mode == "sync with catalog":
+        run = run_tap(bad, catalog=catalog)
+    else:
+        run = run_tap(bad, extra=MODES[mode])
+    assert run.returncode == 1
+    (line,) = error_lines(run.stderr)
+    assert "HTTP 401" in line and "check 'api_token'" in line
+    assert "Traceback" not in run.stderr and "not-the-token-0001" not in run.stderr
+
+
+@pytest.mark.parametrize("mode", [*MODES, "sync with catalog"])
+def test_an_invalid_setting_is_one_line_in_every_mode(sandbox, config, catalog, mode):
+    bad = {**config, "timezone": "Mars/Olympus"}
+    run = (
+        run_tap(bad, catalog=catalog)
+        if mode == "sync with catalog"
+        else run_tap(bad, extra=MODES[mode])
+    )
+    assert run.returncode == 1
+    (line,) = error_lines(run.stderr)
+    assert line.rsplit("| ", 1)[1].startswith("Setting 'timezone' is invalid")
+    assert run.stdout.strip() == "" or "streams" not in run.stdout
+    assert "Traceback" not in run.stderr
+    assert [r for r in sandbox.requests if "/api/" in r["path"]] == []
+
+
+def test_the_window_days_pattern_error_reads_like_the_others(sandbox, config, catalog):
+    run = run_tap({**config, "window_days": "abc"}, catalog=catalog)
+    assert run.returncode == 1
+    (line,) = error_lines(run.stderr)
+    assert "Setting 'window_days' is invalid ('abc'): expected a number" in line
+    assert "does not match" not in run.stderr
+
+
+def test_an_unknown_setting_warns_with_the_closest_known_one(sandbox, config, catalog):
+    run = run_tap({**config, "windows_days": 2, "api_key": "x"}, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    assert "Setting 'windows_days' is not a tap-loop setting" in run.stderr
+    assert "did you mean 'window_days'?" in run.stderr
+    assert "did you mean 'api_token'?" in run.stderr
+
+
+def test_test_mode_ends_with_a_success_line_and_no_error(sandbox, config):
+    run = run_tap(config, extra=["--test"])
+    assert run.returncode == 0, run.stderr
+    assert error_lines(run.stderr) == []
+    last = [line for line in run.stderr.splitlines() if line.strip()][-1]
+    assert "Connection test passed" in last and "first row arrived" in last
+    assert len(run.records) == 1
+    assert '"status":"failed"' not in run.stderr
+
+
+# -- --diagnose -------------------------------------------------------------------------
+def diagnose(config, out):
+    """Run ``tap-loop --diagnose=out``: its stdout is the text report, not Singer messages."""
+    return subprocess.run(
+        tap_command(config, extra=[f"--diagnose={out}"]),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=tap_env(),
+        check=False,
+    )
+
+
+def test_diagnose_reports_what_it_saw_and_writes_a_redacted_file(sandbox, config, tmp_path):
+    out = tmp_path / "report.json"
+    run = diagnose(config, out)
+    assert run.returncode == 0, run.stderr
+    assert '"Processing" (str) read as Processing' in run.stdout
+    assert "JSON array" in run.stdout and "key: ['id']" in run.stdout
+    assert "field createdAt: string|null (date-time)" in run.stdout
+    text = out.read_text()
+    report = json.loads(text)
+    assert report["result"]["bom"] is False and report["result"]["rows"] > 0
+    assert {c["status"] for c in report["http"]} == {200}
+    assert config["api_token"] not in text
+    assert "Signature=" not in text and "Signature" in json.dumps(report["http"])
+    some_row = sandbox.expected_rows(START + 2 * DAY, START + 3 * DAY)[0]
+    for value in (some_row["id"], some_row["subject"], some_row["customer"]["email"]):
+        assert value not in text
+
+
+def test_diagnose_shows_what_it_tolerated(sandbox, config, tmp_path):
+    sandbox.configure(json_bom=True, big_integers=True)
+    sandbox.add_fault(
+        [
+            {"target": "poll", "kind": "status_literal", "value": 3},
+            {"target": "poll", "kind": "http_status", "status": 503},
+        ]
+    )
+    out = tmp_path / "report.json"
+    run = diagnose(config, out)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(out.read_text())
+    assert report["result"]["bom"] is True
+    assert report["result"]["integers_beyond_64_bits"] == ["bigCounter"]
+    assert any(s["value"] == 3 and not s["known"] for s in report["statuses"])
+    assert 503 in {c["status"] for c in report["http"]}
+    assert "<- unknown to the tap" in run.stdout and "Tolerated:" in run.stdout
+
+
+def test_diagnose_with_a_wrong_token_reports_the_401_and_exits_1(sandbox, config, tmp_path):
+    out = tmp_path / "report.json"
+    run = diagnose({**config, "api_token": "nope-nope-0002"}, out)
+    assert run.returncode == 1
+    assert "-> 401" in run.stdout
+    (line,) = error_lines(run.stderr)
+    assert "HTTP 401" in line
+    assert "nope-nope-0002" not in out.read_text()
