@@ -28,6 +28,7 @@ import requests
 
 from tap_loop.client import Downloader, LoopApi, RetryPolicy
 from tap_loop.errors import (
+    Cancelled,
     ExportFailed,
     ExportNotFound,
     LoopApiError,
@@ -88,10 +89,6 @@ class CompletedExport:
     url: str | None = None
     downloads: int = 1
     extracted_at: str = field(default="")
-
-
-class Cancelled(LoopTapError):
-    """The sync is stopping; background work ends early."""
 
 
 class ExportLifecycle:

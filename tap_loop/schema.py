@@ -17,7 +17,7 @@ import typing as t
 from singer_sdk import singerlib as singer
 from singer_sdk.mapper import SameRecordTransform
 
-from tap_loop.schema_infer import SchemaGuard
+from tap_loop.row_check import SchemaGuard
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream
