@@ -21,12 +21,40 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=0, help="API port (0 = free port)")
     p.add_argument("--download-port", type=int, default=0, help="download host port (0 = free)")
     p.add_argument("--token", default="test-token", help="accepted bearer token")
-    p.add_argument("--processing-seconds", type=float, default=2.0)
-    p.add_argument("--rows-per-day", type=int, default=96)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--processing-seconds",
+        type=float,
+        default=2.0,
+        help="seconds an export stays Processing before it is Completed (default 2)",
+    )
+    p.add_argument(
+        "--rows-per-day",
+        type=int,
+        default=96,
+        help="rows the generator makes per day (default 96)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the row generator: the same seed gives the same rows (default 0)",
+    )
     p.add_argument("--url-ttl", type=float, default=600, help="signed URL lifetime, seconds")
-    p.add_argument("--max-range-days", type=float, default=None)
-    p.add_argument("--drift-after", type=int, default=None, help="epoch s: add sentimentScore")
+    p.add_argument(
+        "--max-range-days",
+        type=float,
+        default=None,
+        metavar="DAYS",
+        help="answer 400 'Requested time range is too large' to longer exports (default: none)",
+    )
+    p.add_argument(
+        "--drift-after",
+        type=int,
+        default=None,
+        metavar="EPOCH",
+        help="rows at or after this epoch second carry an extra sentimentScore field "
+        "(schema drift; default: never)",
+    )
     p.add_argument(
         "--allow-impersonation",
         action="append",

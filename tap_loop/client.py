@@ -1,8 +1,11 @@
 """HTTP concerns: the authenticated Loop API client and the unauthenticated downloader.
 
-Everything about retries lives here: 429 waits as ``Retry-After`` says (seconds or an
-HTTP date, capped by ``max_retry_wait_seconds``); 5xx, connection errors and timeouts
-back off exponentially with jitter; both are bounded by ``max_request_retries``.
+Everything about retries lives here, driven by ``backoff`` (python-backoff, which
+singer-sdk already depends on): 429 waits as ``Retry-After`` says (seconds or an HTTP
+date, through ``backoff.runtime``, capped by ``max_retry_wait_seconds``); 5xx, connection
+errors and timeouts back off exponentially (``backoff.expo``) with jitter; both are
+bounded by ``max_request_retries``. The waits themselves happen on the sync's cancel
+event (see :func:`_waits`), so a stopping sync interrupts them.
 """
 
 from __future__ import annotations
@@ -13,14 +16,17 @@ import random
 import threading
 import time
 import typing as t
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import backoff
 import requests
 import urllib3
 
 from tap_loop import __version__
 from tap_loop.errors import (
+    Cancelled,
     DownloadTooSlow,
     ExportNotFound,
     LoopApiError,
@@ -44,26 +50,23 @@ _TOO_LARGE_WORDS = ("too large", "too long", "too big", "too wide", "too many", 
 
 @dataclass
 class RetryPolicy:
-    """Bounds for retrying one HTTP call."""
+    """Bounds of the retries of one HTTP call, and how to wait between them.
+
+    ``sleep(seconds)`` waits; when it returns True (as ``threading.Event.wait`` does once
+    the event is set) the sync is stopping and the call raises :class:`Cancelled`.
+    """
 
     max_retries: int = 8
     max_wait_seconds: float = 300.0
     backoff_base_seconds: float = 1.0
     backoff_cap_seconds: float = 60.0
-    sleep: t.Callable[[float], object] = time.sleep
+    sleep: Callable[[float], object] = time.sleep
 
-    def backoff(self, retry: int) -> float:
-        """Exponential backoff with jitter for the ``retry``-th retry (1-based)."""
-        ceiling = min(self.backoff_cap_seconds, self.backoff_base_seconds * 2 ** (retry - 1))
-        return min(self.max_wait_seconds, random.uniform(ceiling / 2, ceiling))
-
-    def retry_after(self, response: requests.Response, retry: int) -> float:
-        """Seconds to wait after a 429/503: ``Retry-After`` if given, else backoff; capped."""
+    def retry_after(self, response: requests.Response, retry: int = 1) -> float | None:
+        """The response's ``Retry-After`` in seconds, capped; None if absent or unreadable."""
         header = response.headers.get("Retry-After")
         wait = parse_retry_after(header) if header else None
-        if wait is None:
-            wait = self.backoff(retry)
-        return max(0.0, min(wait, self.max_wait_seconds))
+        return None if wait is None else min(wait, self.max_wait_seconds)
 
 
 def parse_retry_after(value: str) -> float | None:
@@ -96,6 +99,83 @@ def _error_fields(response: requests.Response) -> tuple[str | None, str | None]:
     return (str(message) if message else None), (str(code) if code else None)
 
 
+class _Transient(Exception):
+    """A failed attempt worth another try: its reason, and a server-given wait if any."""
+
+    def __init__(self, reason: str, retry_after: float | None = None, status: int = 0) -> None:
+        super().__init__(redact(reason))
+        self.retry_after = retry_after
+        self.status = status
+        self.wait = 0.0  # set by _waits before the on_backoff handler runs
+
+
+def _half_jitter(value: float) -> float:
+    """Jitter for ``backoff.expo``: uniform in ``[value / 2, value]``."""
+    return random.uniform(value / 2, value)
+
+
+def _waits(policy: RetryPolicy) -> Generator[float, t.Any, None]:
+    """backoff wait generator: plans each wait, and leaves the waiting to ``on_backoff``.
+
+    Exponential backoff (``backoff.expo`` with :func:`_half_jitter`) unless the failed
+    attempt carried a ``Retry-After``, read through ``backoff.runtime``; every wait capped
+    by ``max_wait_seconds``. python-backoff sleeps with ``time.sleep``, which another
+    thread cannot interrupt, so the planned wait is stored on the exception and backoff
+    is handed 0 s: the handler waits on the sync's cancel event instead.
+    """
+    expo = backoff.expo(factor=policy.backoff_base_seconds, max_value=policy.backoff_cap_seconds)
+    hinted = backoff.runtime(value=lambda exc: exc.retry_after)
+    next(expo), next(hinted)  # prime both, as backoff does
+    exc: _Transient = yield 0.0
+    while True:
+        step = _half_jitter(next(expo))  # grows with every retry, hinted or not
+        wait = hinted.send(exc) if exc.retry_after is not None else step
+        exc.wait = max(0.0, min(wait, policy.max_wait_seconds))
+        exc = yield 0.0
+
+
+def _retrying(
+    policy: RetryPolicy,
+    describe: Callable[[tuple[t.Any, ...]], str],
+    give_up: Callable[[tuple[t.Any, ...], _Transient], Exception],
+    on_rate_limited: Callable[[], None] | None = None,
+) -> Callable[[Callable[..., t.Any]], Callable[..., t.Any]]:
+    """``backoff.on_exception`` for one client: retries :class:`_Transient` failures.
+
+    ``describe(args)`` names the call in log lines; ``give_up(args, last)`` builds the
+    error raised once ``max_retries`` retries have failed.
+    """
+
+    def on_backoff(details: t.Any) -> None:
+        exc: _Transient = details["exception"]
+        LOGGER.info(
+            "Retrying %s in %.1f s (retry %d of %d): %s",
+            describe(details["args"]),
+            exc.wait,
+            details["tries"],
+            policy.max_retries,
+            exc,
+        )
+        if exc.status == 429 and on_rate_limited is not None:
+            on_rate_limited()
+        if policy.sleep(exc.wait) is True:
+            raise Cancelled("sync stopping")
+
+    def on_giveup(details: t.Any) -> None:
+        raise give_up(details["args"], details["exception"])
+
+    return backoff.on_exception(
+        _waits,
+        _Transient,
+        max_tries=policy.max_retries + 1,
+        jitter=None,  # _waits jitters; backoff's own sleep is always 0 s
+        on_backoff=on_backoff,
+        on_giveup=on_giveup,
+        logger=None,
+        policy=policy,
+    )
+
+
 class _Sessions(threading.local):
     session: requests.Session | None = None
 
@@ -125,6 +205,12 @@ class LoopApi:
         self.retry = retry or RetryPolicy()
         self.on_rate_limited = on_rate_limited
         self._local = _Sessions()
+        self._attempt_with_retries = _retrying(
+            self.retry,
+            lambda args: f"{args[0]} {args[1]}",
+            self._retries_exhausted,
+            lambda: self.on_rate_limited() if self.on_rate_limited else None,
+        )(self._attempt)
 
     @property
     def session(self) -> requests.Session:
@@ -144,59 +230,43 @@ class LoopApi:
         return self._call("GET", f"/api/v1/report/exports/{export_id}", None)
 
     def _call(self, method: str, path: str, body: dict[str, t.Any] | None) -> dict[str, t.Any]:
+        return self._attempt_with_retries(method, path, body)
+
+    def _attempt(self, method: str, path: str, body: dict[str, t.Any] | None) -> dict[str, t.Any]:
+        """One request: the answer, a clear error, or :class:`_Transient` to retry."""
         call = f"{method} {path}"
-        url = self.base_url + path
-        retry = 0
-        while True:
-            reason: str
-            wait: float
-            try:
-                response = self.session.request(
-                    method,
-                    url,
-                    json=body,
-                    timeout=self.timeout,
-                    allow_redirects=False,  # never let a redirect carry the token elsewhere
-                )
-            except TRANSIENT_ERRORS as exc:
-                retry += 1
-                reason = f"{type(exc).__name__}: {redact(str(exc))[:200]}"
-                wait = self.retry.backoff(retry)
-            else:
-                status = response.status_code
-                if status in (200, 201, 202):
-                    body = self._json(response, call)
-                    location = response.headers.get("Location")
-                    if not body and location:  # a 201 without a body: the id is in Location
-                        body = {"id": location.rstrip("/").rsplit("/", 1)[-1]}
-                    return body
-                if status in RETRYABLE_STATUS:
-                    retry += 1
-                    reason = f"HTTP {status}"
-                    wait = self.retry.backoff(retry)
-                    if status in (429, 503) and response.headers.get("Retry-After"):
-                        wait = self.retry.retry_after(response, retry)
-                        reason += f" (Retry-After: {response.headers['Retry-After']})"
-                    if status == 429 and self.on_rate_limited is not None:
-                        self.on_rate_limited()
-                else:
-                    raise self._error(call, response)
-            if retry > self.retry.max_retries:
-                raise RetriesExhausted(
-                    f"Loop API {call} still failing after {self.retry.max_retries} retries "
-                    f"(last: {reason}). What to do: check Loop's status and the network, "
-                    "then run again; the bookmark is kept, nothing is lost "
-                    "(raise 'max_request_retries' to retry longer)."
-                )
-            LOGGER.info(
-                "Retrying %s in %.1f s (retry %d of %d): %s",
-                call,
-                wait,
-                retry,
-                self.retry.max_retries,
-                reason,
+        try:
+            response = self.session.request(
+                method,
+                self.base_url + path,
+                json=body,
+                timeout=self.timeout,
+                allow_redirects=False,  # never let a redirect carry the token elsewhere
             )
-            self.retry.sleep(wait)
+        except TRANSIENT_ERRORS as exc:
+            raise _Transient(f"{type(exc).__name__}: {redact(str(exc))[:200]}") from None
+        status = response.status_code
+        if status in (200, 201, 202):
+            answer = self._json(response, call)
+            location = response.headers.get("Location")
+            if not answer and location:  # a 201 without a body: the id is in Location
+                answer = {"id": location.rstrip("/").rsplit("/", 1)[-1]}
+            return answer
+        if status not in RETRYABLE_STATUS:
+            raise self._error(call, response)
+        reason, wait = f"HTTP {status}", None
+        if status in (429, 503) and response.headers.get("Retry-After"):
+            wait = self.retry.retry_after(response, 1)
+            reason += f" (Retry-After: {response.headers['Retry-After']})"
+        raise _Transient(reason, wait, status)
+
+    def _retries_exhausted(self, args: tuple[t.Any, ...], last: _Transient) -> RetriesExhausted:
+        return RetriesExhausted(
+            f"Loop API {args[0]} {args[1]} still failing after {self.retry.max_retries} retries "
+            f"(last: {last}). What to do: check Loop's status and the network, "
+            "then run again; the bookmark is kept, nothing is lost "
+            "(raise 'max_request_retries' to retry longer)."
+        )
 
     @staticmethod
     def _json(response: requests.Response, call: str) -> dict[str, t.Any]:
@@ -274,6 +344,9 @@ class Downloader:
         self.deadline_seconds = deadline_seconds
         self.clock = clock
         self._local = _Sessions()
+        self._download_with_retries = _retrying(
+            self.retry, lambda args: "download", self._retries_exhausted
+        )(self._fresh_download)
 
     @property
     def session(self) -> requests.Session:
@@ -291,29 +364,23 @@ class Downloader:
         and :class:`~tap_loop.errors.DownloadError` subclasses for other failures; the
         caller decides whether to retry the same URL or poll for a new one.
         """
-        retry = 0
-        while True:
-            sink.seek(0)
-            sink.truncate()
-            try:
-                return self._download_once(url, sink)
-            except _RetryableDownload as exc:
-                retry += 1
-                if retry > self.retry.max_retries:
-                    raise RetriesExhausted(
-                        f"Download of {safe_url(url)} still failing after "
-                        f"{self.retry.max_retries} retries (last: {exc}). What to do: run "
-                        "again later; the bookmark is kept, nothing is lost."
-                    ) from None
-                wait = exc.wait if exc.wait is not None else self.retry.backoff(retry)
-                LOGGER.info(
-                    "Retrying download in %.1f s (retry %d of %d): %s",
-                    wait,
-                    retry,
-                    self.retry.max_retries,
-                    exc,
-                )
-                self.retry.sleep(wait)
+        return self._download_with_retries(url, sink)
+
+    def _fresh_download(self, url: str, sink: t.BinaryIO) -> int:
+        """One attempt into an emptied sink; a retryable failure becomes :class:`_Transient`."""
+        sink.seek(0)
+        sink.truncate()
+        try:
+            return self._download_once(url, sink)
+        except _RetryableDownload as exc:
+            raise _Transient(str(exc), exc.wait) from None
+
+    def _retries_exhausted(self, args: tuple[t.Any, ...], last: _Transient) -> RetriesExhausted:
+        return RetriesExhausted(
+            f"Download of {safe_url(args[0])} still failing after {self.retry.max_retries} retries "
+            f"(last: {last}). What to do: run again later; the bookmark is kept, "
+            "nothing is lost."
+        )
 
     def _download_once(self, url: str, sink: t.BinaryIO) -> int:
         """One GET of ``url`` into ``sink``, whole within ``deadline_seconds``.

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from tap_loop.errors import DownloadError, ExportFailed, RangeTooLarge
 from tap_loop.export import CompletedExport, ExportLifecycle
+from tap_loop.inference import SchemaInferrer
 from tap_loop.rows import InvalidExport, iter_json_rows
 from tap_loop.schema import build_schema, choose_keys, ensure_key_fields
-from tap_loop.schema_infer import SchemaInferrer
 from tap_loop.settings import Settings, SettingsError, load_settings
 from tap_loop.windows import Window, to_epoch
 
@@ -45,8 +45,9 @@ def discover_schema(tap: TapLoop) -> tuple[dict[str, t.Any], list[str]]:
             return _with_keys(build_schema(None, _overrides(tap.config)), _keys(tap.config))
     if not settings.api_token:
         LOGGER.warning(
-            "No api_token: the schema holds only the tap's own fields and the 'schema' "
-            "setting. Set api_token so discovery can infer Loop's fields from a sample."
+            "No api_token: the schema holds only the tap's own fields and the "
+            "'schema_overrides' setting. Set api_token so discovery can infer Loop's "
+            "fields from a sample."
         )
         schema = build_schema(None, settings.schema_overrides)
         return _with_keys(schema, choose_keys(schema, settings.primary_keys, set()))
@@ -60,7 +61,8 @@ def discover_schema(tap: TapLoop) -> tuple[dict[str, t.Any], list[str]]:
     if never_null is None:
         LOGGER.warning(
             "The sample export had no rows: the schema holds only the tap's own fields "
-            "and the 'schema' setting; fields will be added as they appear (schema drift)."
+            "and the 'schema_overrides' setting; fields will be added as they appear "
+            "(schema drift)."
         )
         inferred = None
     else:
@@ -149,7 +151,7 @@ def _first_rows(path: Path, settings: Settings) -> list[dict[str, t.Any]]:
 
 
 def _overrides(config: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
-    value = config.get("schema")
+    value = config.get("schema_overrides") or config.get("schema")  # "schema": deprecated
     return value if isinstance(value, dict) else {}
 
 

@@ -46,6 +46,10 @@ class RetriesExhausted(LoopTapError):
     """A call kept failing with retryable errors past its bound."""
 
 
+class Cancelled(LoopTapError):
+    """The sync is stopping; background work ends early."""
+
+
 class ExportFailed(LoopTapError):
     """An export window could not be produced (Failed, timed out) after its attempts."""
 

@@ -29,6 +29,7 @@ import requests
 
 from tap_loop.client import Downloader, LoopApi, RetryPolicy
 from tap_loop.errors import (
+    Cancelled,
     DownloadTooSlow,
     ExportFailed,
     ExportNotFound,
@@ -102,10 +103,6 @@ class CompletedExport:
     url: str | None = None
     downloads: int = 1
     extracted_at: str = field(default="")
-
-
-class Cancelled(LoopTapError):
-    """The sync is stopping; background work ends early."""
 
 
 class ExportLifecycle:

@@ -18,7 +18,7 @@ from singer_sdk import singerlib as singer
 from singer_sdk.helpers._catalog import get_selected_schema
 from singer_sdk.mapper import RemoveRecordTransform
 
-from tap_loop.schema_infer import SchemaGuard
+from tap_loop.row_check import SchemaGuard
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import logging
 import math
 import typing as t
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_API_URL = "https://api.intheloop.io"
+LOGGER = logging.getLogger("tap_loop.settings")
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,23 @@ def _object(value: t.Any) -> dict[str, t.Any]:
     return dict(value)
 
 
+def _schema_overrides(c: _Collector) -> dict[str, t.Any]:
+    """``schema_overrides``, or the deprecated ``schema`` setting with a warning."""
+    if c.config.get("schema") is not None:
+        if c.config.get("schema_overrides") is not None:
+            LOGGER.warning(
+                "Settings 'schema' and 'schema_overrides' are both set: 'schema' is "
+                "deprecated and ignored; keep only 'schema_overrides'."
+            )
+        else:
+            LOGGER.warning(
+                "Setting 'schema' is deprecated: rename it to 'schema_overrides' "
+                "(Meltano plugins have their own 'schema' extra)."
+            )
+            return c.get("schema", _object) or {}
+    return c.get("schema_overrides", _object) or {}
+
+
 def load_settings(config: t.Mapping[str, t.Any], *, require_token: bool = True) -> Settings:
     """Check ``config`` and return :class:`Settings`; raise :class:`SettingsError` if invalid."""
     c = _Collector(config)
@@ -240,7 +259,7 @@ def load_settings(config: t.Mapping[str, t.Any], *, require_token: bool = True) 
         primary_keys=c.get("primary_keys", _string_list),
         schema_sample_seconds=round((sample_days or 7) * 86400),
         schema_sample_rows=c.get("schema_sample_rows", _integer, 5000, *positive),
-        schema_overrides=c.get("schema", _object) or {},
+        schema_overrides=_schema_overrides(c),
         result_format=c.get("result_format", _result_format, "json"),
         min_window_seconds=round((min_window or 60) * 60),
         max_concurrent_exports=c.get(

@@ -141,8 +141,9 @@ class TapLoop(Tap):
             default=5000,
             description="Discovery infers the schema from at most this many rows.",
         ),
+        # The old name, "schema", is still read (undeclared) with a warning: settings.py.
         th.Property(
-            "schema",
+            "schema_overrides",
             th.ObjectType(additional_properties=True),
             description="JSON Schema property definitions that replace or add fields of "
             'the inferred schema, e.g. {"score": {"type": ["number", "null"]}}.',

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,19 @@ if str(ROOT) not in sys.path:  # loop_sandbox lives at the repo's top, outside t
     sys.path.insert(0, str(ROOT))
 
 from loop_sandbox import Sandbox  # noqa: E402
-from tests.helpers import DAY, EPOCH_2026_11_01, TOKEN, iso  # noqa: E402
+from tests.helpers import DAY, EPOCH_2026_11_01, SCRATCH, TOKEN, iso  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _scratch_folder():
+    """Each test's temp folder for tap configs and the taps' TMPDIR; removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="tap-loop-test-"))
+    SCRATCH.folder = folder
+    try:
+        yield folder
+    finally:
+        SCRATCH.folder = None
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

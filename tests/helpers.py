@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,8 @@ from pathlib import Path
 from tap_loop.windows import to_iso as iso  # noqa: F401 (re-exported for the tests)
 
 TOKEN = "sandbox-token-5f1e"
+#: Seconds a test waits for a condition before it fails (``wait_until``).
+WAIT_SECONDS = 30.0
 DAY = 86400
 EPOCH_2026_11_01 = 1_793_491_200  # 2026-11-01T00:00:00Z
 
@@ -48,6 +51,36 @@ class TapRun:
         )
 
 
+class _Scratch:
+    """The running test's temp folder (set and removed by the autouse fixture in conftest)."""
+
+    folder: Path | None = None
+
+
+SCRATCH = _Scratch()
+
+
+def scratch_dir() -> Path:
+    """The running test's temp folder; outside a test, a new folder the caller owns."""
+    if SCRATCH.folder is None:
+        return Path(tempfile.mkdtemp(prefix="tap-loop-test-"))
+    return SCRATCH.folder
+
+
+def wait_until(
+    condition: t.Callable[[], t.Any], what: str, timeout: float = WAIT_SECONDS, every: float = 0.02
+) -> t.Any:
+    """Poll ``condition`` until it returns something truthy (returned); fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(every)
+
+
 def parse_messages(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
@@ -58,7 +91,7 @@ def tap_command(
     catalog: dict | None = None,
     extra: t.Sequence[str] = (),
 ) -> list[str]:
-    folder = Path(tempfile.mkdtemp(prefix="tap-loop-test-"))
+    folder = Path(tempfile.mkdtemp(prefix="run-", dir=scratch_dir()))
     (folder / "config.json").write_text(json.dumps(config))
     command = [sys.executable, "-m", "tap_loop", "--config", str(folder / "config.json")]
     if state is not None:
@@ -73,6 +106,12 @@ def tap_command(
 def tap_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_LOOP_")}
     env["PYTHONUNBUFFERED"] = "1"
+    if SCRATCH.folder is not None:
+        # The tap's work folders (tap-loop-*, discovery's) go to the test's own temp
+        # folder, removed after the test even when the tap was killed before cleaning up.
+        tmp = SCRATCH.folder / "tmp"
+        tmp.mkdir(exist_ok=True)
+        env["TMPDIR"] = str(tmp)
     env.update(extra or {})
     return env
 

@@ -7,7 +7,6 @@ import json
 import resource
 import signal
 import subprocess
-import time
 
 import pytest
 
@@ -23,6 +22,7 @@ from tests.helpers import (
     run_tap,
     tap_command,
     tap_env,
+    wait_until,
 )
 from tests.test_crash import assert_no_state_ahead_of_rows
 
@@ -182,13 +182,13 @@ def test_killed_mid_download_resumes_without_loss(sandbox, config, catalog):
         stderr=subprocess.DEVNULL,
         env=tap_env(),
     )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        stalled = [r for r in sandbox.requests if r["server"] == "download"]
-        if len(stalled) >= 2:
-            break
-        time.sleep(0.1)
-    time.sleep(0.5)
+    # The second download is the stalled one: wait until its answer has begun.
+    wait_until(
+        lambda: (
+            len([r for r in sandbox.requests if r["server"] == "download" and r["status"]]) >= 2
+        ),
+        "the stalled download to start answering",
+    )
     process.send_signal(signal.SIGKILL)
     out, _ = process.communicate(timeout=30)
     before = parse_messages(out.decode())

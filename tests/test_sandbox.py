@@ -19,6 +19,7 @@ import requests
 
 from loop_sandbox import Sandbox, generate_rows
 from loop_sandbox.rows import count_rows
+from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "test-token"
@@ -45,12 +46,12 @@ def poll(sb: Sandbox, export_id: str, **kw: Any) -> requests.Response:
 
 
 def wait_done(sb: Sandbox, export_id: str, timeout: float = 10) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = poll(sb, export_id).json()
-        if result["status"] != "Processing" or time.monotonic() > deadline:
-            return result
-        time.sleep(0.02)
+    """The export's status once it is no longer Processing (fails after ``timeout``)."""
+    return wait_until(
+        lambda: (r := poll(sb, export_id).json())["status"] != "Processing" and r,
+        f"export {export_id} to finish processing",
+        timeout,
+    )
 
 
 def export_url(sb: Sandbox, body: dict[str, Any]) -> str:
@@ -304,9 +305,7 @@ def test_url_expiry(sb):
     sb.configure(url_ttl_seconds=0)
     export_id = create(sb, {"start": DAY0, "end": DAY0 + 3600}).json()["id"]
     url = wait_done(sb, export_id)["url"]
-    deadline = time.time() + 3
-    while requests.get(url, timeout=5).status_code == 200 and time.time() < deadline:
-        time.sleep(0.1)
+    wait_until(lambda: requests.get(url, timeout=5).status_code != 200, "the URL to expire", 5)
     resp = requests.get(url, timeout=5)
     assert resp.status_code == 403 and resp.json()["code"] == "Expired"
     assert poll(sb, export_id).json() == {"id": export_id, "status": "Expired", "url": None}
@@ -316,8 +315,9 @@ def test_url_expiry_with_reissue(sb):
     sb.configure(url_ttl_seconds=0, reissue_expired_urls=True)
     export_id = create(sb, {"start": DAY0, "end": DAY0 + 3600}).json()["id"]
     url = wait_done(sb, export_id)["url"]
-    time.sleep(1.1)
-    result = poll(sb, export_id).json()
+    result = wait_until(
+        lambda: (r := poll(sb, export_id).json())["url"] != url and r, "a reissued URL", 5
+    )
     assert result["status"] == "Completed" and result["url"] != url
     assert requests.get(url, timeout=5).status_code == 403
     sb.configure(url_ttl_seconds=600)
@@ -417,10 +417,11 @@ def test_fault_failed_expired_status_literal(sb):
 
 def test_fault_slow(sb):
     sb.add_fault({"target": "create", "kind": "slow", "seconds": 0.5})
+    started = time.monotonic()
     export_id = create(sb, {"start": DAY0, "end": DAY0}).json()["id"]
-    time.sleep(0.2)
     assert poll(sb, export_id).json()["status"] == "Processing"
     assert wait_done(sb, export_id)["status"] == "Completed"
+    assert time.monotonic() - started >= 0.5  # 0.05 s of processing plus the 0.5 s fault
 
 
 def test_fault_expire_url_fresh_then_expired(sb):
@@ -552,3 +553,23 @@ def test_cli_prints_json_line_and_stops_on_sigterm():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_every_cli_option_has_a_help_text(monkeypatch):
+    """`python -m loop_sandbox --help` explains every option (new ones included)."""
+    import argparse
+
+    from loop_sandbox import cli
+
+    parsers = []
+
+    def capture(self, args=None, namespace=None):
+        parsers.append(self)
+        return argparse.Namespace()
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", capture)
+    cli.parse_args([])
+    (parser,) = parsers
+    options = [a for a in parser._actions if a.option_strings]
+    assert len(options) > 10
+    assert [a.option_strings for a in options if not (a.help or "").strip()] == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import jsonschema
+import pytest
 
 from tests.helpers import DAY, EPOCH_2026_11_01, discover, discover_run, iso, run_tap
 
@@ -73,12 +74,13 @@ def test_discovery_samples_with_filters_and_sample_settings(sandbox, config):
     assert create["headers"]["x-impersonate-user"] == "boss@example.com"
 
 
-def test_schema_setting_replaces_and_adds_fields(sandbox, config):
+@pytest.mark.parametrize("setting", ["schema_overrides", "schema"])  # "schema": deprecated
+def test_schema_overrides_replace_and_add_fields(sandbox, config, setting):
     override = {
         "attachments": {"type": ["string", "null"]},
         "futureField": {"type": ["number", "null"]},
     }
-    entry = stream_entry(discover({**config, "schema": override}))
+    entry = stream_entry(discover({**config, setting: override}))
     assert entry["schema"]["properties"]["attachments"] == override["attachments"]
     assert entry["schema"]["properties"]["futureField"] == override["futureField"]
 

@@ -182,7 +182,7 @@ def test_one_progress_line_per_window(sandbox, config, catalog):
     assert all(" rows" in line and "export " in line for line in lines)
 
 
-def test_settings_from_tap_loop_environment_variables(sandbox, config, catalog):
+def test_settings_from_tap_loop_environment_variables(sandbox, config, catalog, tmp_path):
     """`--config ENV`: every value from TAP_LOOP_* variables, fractions and lists included."""
     import subprocess
 
@@ -201,8 +201,7 @@ def test_settings_from_tap_loop_environment_variables(sandbox, config, catalog):
             "TAP_LOOP_PRIMARY_KEYS": '["id"]',
         }
     )
-    folder = __import__("tempfile").mkdtemp()
-    catalog_path = f"{folder}/catalog.json"
+    catalog_path = f"{tmp_path}/catalog.json"
     with open(catalog_path, "w") as handle:
         json.dump(catalog, handle)
     done = subprocess.run(

@@ -16,7 +16,7 @@ import pytest
 openpyxl = pytest.importorskip("openpyxl")
 from openpyxl.cell import WriteOnlyCell  # noqa: E402
 
-from tap_loop.schema_infer import infer_schema  # noqa: E402
+from tap_loop.inference import infer_schema  # noqa: E402
 from tap_loop.xlsx_rows import (  # noqa: E402
     XlsxSupportMissing,
     iter_xlsx_rows,

@@ -158,7 +158,7 @@ def _values(sandbox_url: str, *, yaml_numbers: bool, result_format: str) -> dict
         "primary_keys": ["id"],
         "schema_sample_days": num(1.5),
         "schema_sample_rows": 300,
-        "schema": {"handleTimeMinutes": {"type": ["number", "null"]}},
+        "schema_overrides": {"handleTimeMinutes": {"type": ["number", "null"]}},
         "result_format": result_format,
         "min_window_minutes": 30,
         "max_concurrent_exports": 2,

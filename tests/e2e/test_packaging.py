@@ -1,5 +1,6 @@
 """The wheel holds only the tap_loop package, although meltano.yml, .meltano/, output/,
-loop_sandbox/ and the venvs live at the top of the repository too."""
+loop_sandbox/ and the venvs live at the top of the repository too; its metadata is
+ready for an index (SPDX license, LICENSE file, version from tap_loop/__init__.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tap_loop import __version__
 from tests.e2e.support import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -35,3 +37,19 @@ def test_wheel_contains_only_tap_loop(tmp_path: Path) -> None:
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     with zipfile.ZipFile(wheel) as archive:
         assert "tap-loop = tap_loop.tap:TapLoop.cli" in archive.read(entry_points).decode()
+    metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    with zipfile.ZipFile(wheel) as archive:
+        meta = archive.read(metadata).decode()
+        assert (
+            "Apache License"
+            in archive.read(next(n for n in names if n.endswith("/licenses/LICENSE"))).decode()
+        )
+    headers = [line for line in meta.split("\n\n", 1)[0].splitlines()]
+    assert f"Version: {__version__}" in headers
+    assert "License-Expression: Apache-2.0" in headers and "License-File: LICENSE" in headers
+    assert any(h.startswith("Project-URL: Repository, https://") for h in headers)
+    assert any(h.startswith("Classifier: Programming Language :: Python :: 3.1") for h in headers)
+    requires = [h for h in headers if h.startswith("Requires-Dist:")]
+    assert "Requires-Dist: singer-sdk~=0.54.9" in requires  # no unused [msgspec] extra
+    assert any(h.startswith("Requires-Dist: python-backoff") for h in requires)
+    assert not any(h.startswith("Requires-Dist: backoff") for h in requires)

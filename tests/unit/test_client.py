@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email.utils
 import io
+import threading
 import time
 
 import pytest
@@ -13,6 +14,7 @@ import responses
 
 from tap_loop.client import Downloader, LoopApi, RetryPolicy, parse_retry_after
 from tap_loop.errors import (
+    Cancelled,
     ExportNotFound,
     LoopApiError,
     RangeTooLarge,
@@ -186,3 +188,63 @@ def test_201_without_body_takes_the_id_from_location():
         CREATE, status=201, body=b"", headers={"Location": "/api/v1/report/exports/exp-7"}
     )
     assert api(Sleeps()).create_export({}) == {"id": "exp-7"}
+
+
+@responses.activate
+def test_a_stopping_sync_interrupts_a_retry_wait():
+    """Waits go through the cancel event: a long Retry-After ends as soon as it is set."""
+    responses.post(CREATE, status=429, headers={"Retry-After": "300"})
+    responses.post(CREATE, json={"id": "e1"})
+    cancel = threading.Event()
+    cancel.set()
+    client = LoopApi(API, TOKEN, retry=RetryPolicy(max_wait_seconds=300, sleep=cancel.wait))
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        client.create_export({})
+    assert time.monotonic() - started < 5
+    assert len(responses.calls) == 1  # no request after the sync began to stop
+
+
+@responses.activate
+def test_backoff_logs_each_retry_and_gives_up_with_advice(caplog):
+    """The backoff handlers: one INFO line per retry, then RetriesExhausted naming the bound."""
+    for _ in range(3):
+        responses.get(f"{API}/api/v1/report/exports/x", status=502)
+    sleeps = Sleeps()
+    with caplog.at_level("INFO", logger="tap_loop.client"), pytest.raises(RetriesExhausted) as err:
+        api(sleeps, max_retries=2).get_export("x")
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Retrying")]
+    assert len(lines) == 2 and len(responses.calls) == 3
+    assert "retry 1 of 2): HTTP 502" in lines[0] and "retry 2 of 2)" in lines[1]
+    assert "GET /api/v1/report/exports/x" in str(err.value)
+    assert "max_request_retries" in str(err.value)
+
+
+@responses.activate
+def test_zero_retries_means_one_attempt():
+    responses.get(f"{API}/api/v1/report/exports/x", status=500)
+    sleeps = Sleeps()
+    with pytest.raises(RetriesExhausted, match="after 0 retries"):
+        api(sleeps, max_retries=0).get_export("x")
+    assert sleeps == [] and len(responses.calls) == 1
+
+
+@responses.activate
+def test_backoff_waits_are_capped_by_max_wait():
+    for _ in range(6):
+        responses.get(f"{API}/api/v1/report/exports/x", status=504)
+    sleeps = Sleeps()
+    with pytest.raises(RetriesExhausted):
+        api(sleeps, max_retries=5, cap=3).get_export("x")
+    assert len(sleeps) == 5 and max(sleeps) <= 3 and sleeps[-1] >= 1.5  # 16 s capped to 3
+
+
+@responses.activate
+def test_download_gives_up_with_redacted_url():
+    for _ in range(3):
+        responses.get(URL, status=500)
+    sleeps = Sleeps()
+    with pytest.raises(RetriesExhausted) as err:
+        Downloader(retry=RetryPolicy(max_retries=2, sleep=sleeps)).download(URL, io.BytesIO())
+    assert "SIGSECRET" not in str(err.value) and "after 2 retries" in str(err.value)
+    assert len(sleeps) == 2

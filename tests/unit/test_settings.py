@@ -84,6 +84,7 @@ def test_comma_separated_ids_are_accepted():
         ({"api_url": "ftp://x"}, "'api_url'"),
         ({"max_concurrent_exports": 0}, "'max_concurrent_exports'"),
         ({"result_format": "csv"}, "'result_format'"),
+        ({"schema_overrides": {"a": 1}}, "'schema_overrides'"),
         ({"schema": {"a": 1}}, "'schema'"),
     ],
 )
@@ -99,3 +100,27 @@ def test_all_errors_reported_at_once():
 def test_missing_token_allowed_for_discovery():
     s = load_settings({"start_date": "2026-11-01"}, require_token=False)
     assert s.api_token == ""
+
+
+OVERRIDE = {"score": {"type": ["number", "null"]}}
+
+
+def test_schema_overrides_setting(caplog):
+    with caplog.at_level("WARNING", logger="tap_loop.settings"):
+        assert settings(schema_overrides=OVERRIDE).schema_overrides == OVERRIDE
+    assert not caplog.records
+
+
+def test_old_schema_setting_still_works_with_a_deprecation_warning(caplog):
+    with caplog.at_level("WARNING", logger="tap_loop.settings"):
+        assert settings(schema=OVERRIDE).schema_overrides == OVERRIDE
+    (record,) = caplog.records
+    assert "'schema' is deprecated" in record.getMessage()
+    assert "'schema_overrides'" in record.getMessage()
+
+
+def test_new_schema_setting_wins_over_the_old_one(caplog):
+    other = {"other": {"type": "string"}}
+    with caplog.at_level("WARNING", logger="tap_loop.settings"):
+        assert settings(schema=other, schema_overrides=OVERRIDE).schema_overrides == OVERRIDE
+    assert "ignored" in caplog.records[0].getMessage()

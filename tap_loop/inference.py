@@ -1,0 +1,378 @@
+"""JSON Schema inference: a schema guessed from sample rows of a Loop export.
+
+Loop does not document the fields of its raw analytics export, so discovery infers
+a schema from a sample (and :mod:`tap_loop.row_check` checks every emitted row
+against it, widening it with :func:`merge_schemas`). Rules (see docs/schema.md for
+the user-facing version):
+
+* Types observed in one place are united. ``integer`` + ``number`` gives ``number``;
+  ``bool`` is never ``integer``; every other mix (``string`` included) gives a type
+  list in the fixed order of ``TYPE_ORDER``, so a schema always accepts every value
+  it was inferred from or widened with.
+* Object properties (top level and nested) are always nullable; array items are
+  nullable only when a null element was seen. A field only ever null is
+  ``{"type": "null"}``; an array only ever empty has ``"items": {}`` (any).
+* Strings that are all RFC 3339 date-times get ``"format": "date-time"``, all
+  ``YYYY-MM-DD`` dates get ``"format": "date"``; any other mix drops the format.
+* ``"type"`` is a plain string when it names one type and a list otherwise;
+  properties keep their first-seen order; output is deterministic.
+
+A schema node without ``"type"`` (``{}``, or only ``anyOf``/``$ref``/... ) accepts
+anything.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+__all__ = [
+    "TYPE_ORDER",
+    "SchemaInferrer",
+    "infer_schema",
+    "is_date",
+    "is_date_time",
+    "json_type",
+    "merge_schemas",
+    "value_schema",
+]
+
+
+#: Order of the names in a ``"type"`` list. ``string`` first: a consumer that only
+#: reads the first non-null type then picks the one type every value can be cast to.
+TYPE_ORDER: tuple[str, ...] = (
+    "string",
+    "object",
+    "array",
+    "number",
+    "integer",
+    "boolean",
+    "null",
+)
+_RANK = {name: i for i, name in enumerate(TYPE_ORDER)}
+
+# --------------------------------------------------------------------------- formats
+
+_DATE_RE = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
+_HEAD_RE = re.compile(
+    r"([0-9]{4})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt](?:[01][0-9]|2[0-3])"
+)
+_MONTH_DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+#: ``:MM:SS`` and the zone designators of RFC 3339 (``Z`` or ``+HH:MM``), as sets: a
+#: set lookup costs far less than a regex match in CPython.
+_MIN_SEC = frozenset(f":{m:02d}:{sec:02d}" for m in range(60) for sec in range(60))
+_ZONES = frozenset(
+    ["Z", "z"] + [f"{sign}{h:02d}:{m:02d}" for sign in "+-" for h in range(24) for m in range(60)]
+)
+_DIGITS = "0123456789"
+#: Bounded caches of checked prefixes: ``YYYY-MM-DDTHH`` heads and whole dates.
+_CACHE_LIMIT = 8192
+_HEADS: dict[str, bool] = {}
+_DATES: dict[str, bool] = {}
+
+
+def _day_exists(year: str, month: str, day: str) -> bool:
+    """Whether the (regex-checked) day exists in that month and year."""
+    d = int(day)
+    if d <= 28:
+        return True
+    m = int(month)
+    if d > _MONTH_DAYS[m]:
+        return False
+    if m != 2 or d != 29:
+        return True
+    y = int(year)
+    return y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+
+
+def _remember(cache: dict[str, bool], key: str, pattern: re.Pattern[str]) -> bool:
+    m = pattern.fullmatch(key)
+    ok = m is not None and _day_exists(*m.group(1, 2, 3))
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = ok
+    return ok
+
+
+def is_date_time(s: str) -> bool:
+    """True for an RFC 3339 date-time: ``2026-11-01T12:00:00Z``, with fraction or offset.
+
+    The offset is required (``Z`` or ``+HH:MM``): a naive timestamp has no known zone.
+    Leap seconds (``:60``) are refused, as Python's datetime refuses them.
+    """
+    if len(s) < 20:
+        return False
+    head = s[:13]
+    ok = _HEADS.get(head)
+    if ok is None:
+        ok = _remember(_HEADS, head, _HEAD_RE)
+    if not ok or s[13:19] not in _MIN_SEC:
+        return False
+    tail = s[19:]
+    if tail in _ZONES:
+        return True
+    if tail[0] != ".":
+        return False
+    zone = tail[1:].lstrip(_DIGITS)
+    return zone in _ZONES and len(zone) < len(tail) - 1
+
+
+def is_date(s: str) -> bool:
+    """True for a full date ``YYYY-MM-DD`` that exists in the calendar."""
+    ok = _DATES.get(s)
+    if ok is None:
+        if len(s) != 10 or s[4] != "-":
+            return False
+        ok = _remember(_DATES, s, _DATE_RE)
+    return ok
+
+
+#: Formats that the guard enforces and inference produces.
+_FORMAT_CHECKS: dict[str, Callable[[str], bool]] = {
+    "date-time": is_date_time,
+    "date": is_date,
+}
+
+
+def _string_format(s: str) -> str | None:
+    if is_date_time(s):
+        return "date-time"
+    if is_date(s):
+        return "date"
+    return None
+
+
+# ------------------------------------------------------------------------ JSON types
+
+_NoneType = type(None)
+_PY_TO_JSON: dict[type, str] = {
+    _NoneType: "null",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    Decimal: "number",
+    str: "string",
+    dict: "object",
+    list: "array",
+    tuple: "array",
+}
+#: Exact Python types accepted for each JSON type (``bool`` is not ``int``).
+_JSON_TO_PY: dict[str, tuple[type, ...]] = {
+    "null": (_NoneType,),
+    "boolean": (bool,),
+    "integer": (int,),
+    "number": (int, float, Decimal),
+    "string": (str,),
+    "object": (dict,),
+    "array": (list, tuple),
+}
+_ALL_PY = frozenset(_PY_TO_JSON)
+
+
+def json_type(value: Any) -> str:
+    """The JSON type name of a parsed value (``bool`` is ``boolean``, ``Decimal`` is ``number``).
+
+    Raises:
+        TypeError: the value is not one a JSON parser produces.
+    """
+    name = _PY_TO_JSON.get(type(value)) or _json_type_slow(value)
+    if name is None:
+        raise TypeError(f"not a JSON value: {type(value).__name__}")
+    return name
+
+
+def _json_type_slow(value: Any) -> str | None:
+    """JSON type of an instance of a subclass of a JSON type; None for anything else."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, (float, Decimal)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        return "object"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    return None
+
+
+def _sorted_types(names: Iterable[str]) -> list[str]:
+    """Canonical type list: ``integer`` folded into ``number``, in ``TYPE_ORDER``."""
+    found = set(names)
+    if "number" in found:
+        found.discard("integer")
+    return sorted(found, key=_RANK.__getitem__)
+
+
+def _type_value(names: list[str]) -> str | list[str]:
+    return names[0] if len(names) == 1 else names
+
+
+def _types_of(node: Mapping[str, Any]) -> list[str] | None:
+    """The node's type names, or None when it has no ``type`` (accepts anything)."""
+    t = node.get("type")
+    if t is None:
+        return None
+    return [t] if isinstance(t, str) else list(t)
+
+
+def _is_any(node: Any) -> bool:
+    return not isinstance(node, Mapping) or "type" not in node
+
+
+# ------------------------------------------------------------------------- inference
+
+
+class _Acc:
+    """What was observed at one place of the rows (a property, or array items)."""
+
+    __slots__ = ("fmt", "items", "props", "types")
+
+    def __init__(self) -> None:
+        self.types: set[str] = set()
+        self.fmt: str | bool | None = True  # True: no string seen yet; None: no format
+        self.props: dict[str, _Acc] | None = None
+        self.items: _Acc | None = None
+
+    def add(self, value: Any) -> None:
+        name = _PY_TO_JSON.get(type(value)) or json_type(value)
+        self.types.add(name)
+        if name == "string":
+            fmt = self.fmt
+            if fmt is not None:
+                seen = _string_format(value)
+                self.fmt = seen if (fmt is True or fmt == seen) else None
+        elif name == "object":
+            self.add_object(value)
+        elif name == "array":
+            items = self.items
+            if items is None and value:
+                items = self.items = _Acc()
+            for element in value:
+                items.add(element)  # type: ignore[union-attr]
+
+    def add_object(self, obj: Mapping[str, Any]) -> None:
+        props = self.props
+        if props is None:
+            props = self.props = {}
+        for key, value in obj.items():
+            acc = props.get(key)
+            if acc is None:
+                acc = props[key] = _Acc()
+            acc.add(value)
+
+    def to_schema(self, nullable: bool) -> dict[str, Any]:
+        names = set(self.types)
+        if nullable:
+            names.add("null")
+        if not names:
+            return {}
+        schema: dict[str, Any] = {"type": _type_value(_sorted_types(names))}
+        if "string" in names and isinstance(self.fmt, str):
+            schema["format"] = self.fmt
+        if "object" in names:
+            schema["properties"] = _props_schema(self.props or {})
+        if "array" in names:
+            schema["items"] = {} if self.items is None else self.items.to_schema(False)
+        return schema
+
+
+def _props_schema(props: Mapping[str, _Acc]) -> dict[str, Any]:
+    return {key: acc.to_schema(True) for key, acc in props.items()}
+
+
+class SchemaInferrer:
+    """Incremental schema inference: ``add`` rows one by one, then ask for ``schema()``."""
+
+    def __init__(self) -> None:
+        self._root = _Acc()
+        self._root.props = {}
+        self.rows = 0
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        """Take one row (a JSON object) into account."""
+        if not isinstance(row, Mapping):
+            raise TypeError(f"a row must be a JSON object, not {type(row).__name__}")
+        self._root.add_object(row)
+        self.rows += 1
+
+    def schema(self) -> dict[str, Any]:
+        """The schema of the rows added so far (a new dict each call)."""
+        return {"type": "object", "properties": _props_schema(self._root.props or {})}
+
+
+def infer_schema(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Infer ``{"type": "object", "properties": {...}}`` from rows (see the module doc)."""
+    inferrer = SchemaInferrer()
+    for row in rows:
+        inferrer.add(row)
+    return inferrer.schema()
+
+
+def value_schema(value: Any, nullable: bool) -> dict[str, Any]:
+    acc = _Acc()
+    acc.add(value)
+    return acc.to_schema(nullable)
+
+
+# ----------------------------------------------------------------------------- merge
+
+
+def merge_schemas(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    """The widening union of two schemas: it accepts every value either accepts.
+
+    Types unite (``integer`` folds into ``number``), properties and items merge
+    recursively (properties in ``a``'s order, then ``b``'s new ones), a string format
+    survives only if both sides agree, ``required`` keeps the names both require. A
+    node without ``type`` accepts anything, so the union with it is that node. Other
+    keywords (``description``, ``enum``...) are copied from ``a``, else ``b``, unmerged.
+    """
+    if _is_any(a):
+        return copy.deepcopy(dict(a)) if isinstance(a, Mapping) else {}
+    if _is_any(b):
+        return copy.deepcopy(dict(b)) if isinstance(b, Mapping) else {}
+    ta, tb = _types_of(a) or [], _types_of(b) or []
+    names = _sorted_types([*ta, *tb])
+    out: dict[str, Any] = {}
+    for key, value in [*a.items(), *((k, v) for k, v in b.items() if k not in a)]:
+        if key not in ("type", "format", "properties", "items", "required"):
+            out[key] = copy.deepcopy(value)
+    required = [k for k in a.get("required") or () if k in (b.get("required") or ())]
+    if required:
+        out["required"] = required
+    out["type"] = _type_value(names)
+    if "string" in names:
+        fa = a.get("format") if "string" in ta else None
+        fb = b.get("format") if "string" in tb else None
+        fmt = (fa if fa == fb else None) if "string" in ta and "string" in tb else fa or fb
+        if fmt is not None:
+            out["format"] = fmt
+    if "object" in names:
+        pa = a.get("properties") if "object" in ta else None
+        pb = b.get("properties") if "object" in tb else None
+        both = "object" in ta and "object" in tb
+        if both and (pa is None or pb is None):
+            pass  # one side is a free-form object: so is the union
+        elif pa is not None and pb is not None:
+            props = {
+                k: merge_schemas(v, pb[k]) if k in pb else copy.deepcopy(v) for k, v in pa.items()
+            }
+            props.update((k, copy.deepcopy(v)) for k, v in pb.items() if k not in pa)
+            out["properties"] = props
+        elif pa is not None or pb is not None:
+            out["properties"] = copy.deepcopy(pa if pa is not None else pb)
+    if "array" in names:
+        ia = a.get("items", {}) if "array" in ta else None
+        ib = b.get("items", {}) if "array" in tb else None
+        if ia is not None and ib is not None:
+            out["items"] = merge_schemas(ia, ib)
+        else:
+            out["items"] = copy.deepcopy(ia if ia is not None else ib)
+    return out
