@@ -21,6 +21,7 @@ from singer_sdk.exceptions import (
 )
 
 from tap_loop.errors import LoopTapError
+from tap_loop.settings import DEPRECATED_SETTINGS
 from tap_loop.xlsx_rows import XlsxSupportMissing
 
 _IN_CONFIG = re.compile(r"^(?P<message>.*) in config\['(?P<name>[^']+)'\]")
@@ -108,7 +109,7 @@ def warn_unknown_settings(
     """Warn about each setting the tap does not know, naming the closest one it knows."""
     known = sorted(schema.get("properties", {}))
     for name in config:
-        if name in known or name.startswith("_"):
+        if name in known or name in DEPRECATED_SETTINGS or name.startswith("_"):
             continue
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
         hint = f"; did you mean '{close[0]}'?" if close else ""

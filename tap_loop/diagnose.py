@@ -29,9 +29,9 @@ import requests
 
 from tap_loop.errors import LoopTapError
 from tap_loop.export import ExportLifecycle, ExportStatus
+from tap_loop.inference import SchemaInferrer
 from tap_loop.rows import BOM, InvalidExport, iter_json_rows
 from tap_loop.schema import build_schema, choose_keys
-from tap_loop.schema_infer import SchemaInferrer
 from tap_loop.settings import Settings
 from tap_loop.windows import Window, to_epoch
 

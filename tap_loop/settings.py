@@ -191,6 +191,9 @@ def _object(value: t.Any) -> dict[str, t.Any]:
     return dict(value)
 
 
+DEPRECATED_SETTINGS = {"schema": "schema_overrides"}  # old name -> new name (still read)
+
+
 def _schema_overrides(c: _Collector) -> dict[str, t.Any]:
     """``schema_overrides``, or the deprecated ``schema`` setting with a warning."""
     if c.config.get("schema") is not None:

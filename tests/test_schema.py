@@ -80,9 +80,13 @@ def test_schema_overrides_replace_and_add_fields(sandbox, config, setting):
         "attachments": {"type": ["string", "null"]},
         "futureField": {"type": ["number", "null"]},
     }
-    entry = stream_entry(discover({**config, setting: override}))
+    done = discover_run({**config, setting: override})
+    assert done.returncode == 0, done.stderr
+    entry = stream_entry(json.loads(done.stdout))
     assert entry["schema"]["properties"]["attachments"] == override["attachments"]
     assert entry["schema"]["properties"]["futureField"] == override["futureField"]
+    assert ("'schema' is deprecated" in done.stderr) == (setting == "schema")
+    assert "is not a tap-loop setting" not in done.stderr  # the old name is known
 
 
 def test_discovery_without_token_still_succeeds(sandbox, config):
