@@ -189,11 +189,18 @@ def test_future_end_date_never_moves_the_bookmark_past_the_run(sandbox, config):
 def test_stop_signal_keeps_the_last_state_and_exits_non_zero(
     sandbox, config, catalog, signum, maps
 ):
-    sandbox.configure(processing_seconds=1.0)
+    sandbox.configure(processing_seconds=3.0)
     config = {**config, "max_concurrent_exports": 1, **({"stream_maps": maps} if maps else {})}
     process = start_tap(config, catalog=catalog)
     try:
-        before = read_until(process, lambda m: m["type"] == "RECORD")
+        # Signal once window 1 is done: window 2's export is then processing (3 s) and,
+        # one export in flight at a time, window 3's can only be created after it.
+        before = read_until(
+            process,
+            lambda m: m["type"] == "STATE"
+            and m["value"]["bookmarks"]["report"].get("replication_key_value")
+            == iso(START + DAY),
+        )
         process.send_signal(signum)
         out = process.stdout.read()  # type: ignore[union-attr]  # (same buffer as above)
         err = process.stderr.read()  # type: ignore[union-attr]
@@ -214,7 +221,9 @@ def test_stop_signal_keeps_the_last_state_and_exits_non_zero(
             bookmark = message["value"]["bookmarks"]["report"].get("replication_key_value")
         elif message["type"] == "RECORD" and bookmark is not None:
             assert message["record"]["_loop_window_end"] > bookmark
-    assert len(sandbox.exports) < 3  # no export created after the signal for window 3
+    assert any(m["type"] == "RECORD" for m in messages)
+    # no export created after the signal: none for window 3
+    assert not [e for e in sandbox.exports.values() if e["start"] >= START + 2 * DAY]
     last = TapRun(0, "", "", messages).last_state
     assert last is not None
     assert last["bookmarks"]["report"].get("replication_key_value") != iso(START + 3 * DAY)
