@@ -9,6 +9,7 @@ schema. No token, or an empty sample: the tap's own fields only, with a warning.
 
 from __future__ import annotations
 
+import io
 import logging
 import shutil
 import tempfile
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from tap_loop.errors import ExportFailed, RangeTooLarge
 from tap_loop.export import ExportLifecycle
-from tap_loop.rows import iter_json_rows
+from tap_loop.rows import InvalidExport, RowFeeder, iter_json_rows
 from tap_loop.schema import build_schema, choose_keys, ensure_key_fields
 from tap_loop.schema_infer import SchemaInferrer
 from tap_loop.settings import Settings, SettingsError, load_settings
@@ -49,7 +50,13 @@ def discover_schema(tap: TapLoop) -> tuple[dict[str, t.Any], list[str]]:
         )
         schema = build_schema(None, settings.schema_overrides)
         return _with_keys(schema, choose_keys(schema, settings.primary_keys, set()))
-    rows = sample_rows(settings, tap.run_started)
+    return infer_schema(sample_rows(settings, tap.run_started), settings, "sample export")
+
+
+def infer_schema(
+    rows: list[dict[str, t.Any]], settings: Settings, source: str
+) -> tuple[dict[str, t.Any], list[str]]:
+    """The schema and key properties that ``rows`` (read from ``source``) show."""
     inferrer = SchemaInferrer()
     never_null: set[str] | None = None
     for row in rows:
@@ -58,16 +65,18 @@ def discover_schema(tap: TapLoop) -> tuple[dict[str, t.Any], list[str]]:
         never_null = present if never_null is None else never_null & present
     if never_null is None:
         LOGGER.warning(
-            "The sample export had no rows: the schema holds only the tap's own fields "
-            "and the 'schema' setting; fields will be added as they appear (schema drift)."
+            "The %s had no rows: the schema holds only the tap's own fields "
+            "and the 'schema' setting; fields will be added as they appear (schema drift).",
+            source,
         )
         inferred = None
     else:
         inferred = inferrer.schema()
         LOGGER.info(
-            "Inferred %d field(s) from %d sample row(s)",
+            "Inferred %d field(s) from %d row(s) of the %s",
             len(inferred.get("properties", {})),
             len(rows),
+            source,
         )
     schema = build_schema(inferred, settings.schema_overrides)
     return _with_keys(schema, choose_keys(schema, settings.primary_keys, never_null or set()))
@@ -85,7 +94,7 @@ def sample_rows(settings: Settings, now: t.Any) -> list[dict[str, t.Any]]:
     if settings.window_seconds < settings.schema_sample_seconds:
         windows.append(Window(end - settings.window_seconds, end))
     work_dir = Path(tempfile.mkdtemp(prefix="tap-loop-discovery-"))
-    lifecycle = ExportLifecycle.from_settings(settings, work_dir=work_dir)
+    lifecycle = _SampleLifecycle.from_settings(settings, work_dir=work_dir)
     try:
         for window in windows:
             LOGGER.info("Discovery: sampling the export of %s to infer the schema", window)
@@ -94,14 +103,23 @@ def sample_rows(settings: Settings, now: t.Any) -> list[dict[str, t.Any]]:
             except (ExportFailed, RangeTooLarge) as exc:
                 LOGGER.warning("Sample export of %s failed (%s)", window, exc)
                 continue
-            return _first_rows(done.path, settings)
+            sampled = lifecycle.sampled
+            if sampled is not None:
+                LOGGER.info(
+                    "Discovery: read %d row(s) from the first %d byte(s) of the sample",
+                    len(sampled),
+                    done.size,
+                )
+                return sampled
+            return first_rows(done.path, settings)
         LOGGER.warning("No sample export could be made: discovery without a sample")
         return []
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
-def _first_rows(path: Path, settings: Settings) -> list[dict[str, t.Any]]:
+def first_rows(path: Path, settings: Settings) -> list[dict[str, t.Any]]:
+    """Up to ``schema_sample_rows`` rows from the start of a downloaded result file."""
     limit = settings.schema_sample_rows
     rows: list[dict[str, t.Any]] = []
     if settings.result_format == "xlsx":
@@ -119,6 +137,64 @@ def _first_rows(path: Path, settings: Settings) -> list[dict[str, t.Any]]:
             if len(rows) >= limit:
                 break
     return rows
+
+
+class _Enough(Exception):
+    """Raised from the download's sink: the sample has all the rows discovery reads."""
+
+
+class _SampleSink(io.RawIOBase):
+    """Writes the download to ``handle`` and reads its rows as they arrive (JSON only)."""
+
+    def __init__(self, handle: t.BinaryIO, limit: int) -> None:
+        self.handle, self.limit = handle, limit
+        self.feeder: RowFeeder | None = RowFeeder()
+        self.rows: list[dict[str, t.Any]] = []
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:  # a retried download restarts
+        self.feeder, self.rows, self.size = RowFeeder(), [], 0
+        return self.handle.seek(offset, whence)
+
+    def truncate(self, size: int | None = None) -> int:
+        return self.handle.truncate(size)
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+    def write(self, data: t.Any) -> int:
+        self.handle.write(data)
+        self.size += len(data)
+        if self.feeder is not None:
+            try:
+                self.rows.extend(self.feeder.feed(bytes(data)))
+            except InvalidExport:
+                self.feeder = None  # read the whole file afterwards: precise errors
+            if len(self.rows) >= self.limit:
+                raise _Enough
+        return len(data)
+
+
+class _SampleLifecycle(ExportLifecycle):
+    """Stops downloading the sample export once ``schema_sample_rows`` rows arrived."""
+
+    sampled: list[dict[str, t.Any]] | None = None
+
+    def download(self, url: str, export_id: str) -> tuple[Path, int]:
+        if self.settings.result_format == "xlsx":  # a zip is read from its end: whole
+            return super().download(url, export_id)
+        path = self.work_dir / f"sample-{export_id}.json"
+        with path.open("wb") as handle:
+            sink = _SampleSink(handle, self.settings.schema_sample_rows)
+            try:
+                size = self.downloader.download(url, t.cast("t.BinaryIO", sink))
+            except _Enough:
+                self.sampled = sink.rows[: self.settings.schema_sample_rows]
+                return path, sink.size
+        return path, size
 
 
 def _overrides(config: t.Mapping[str, t.Any]) -> dict[str, t.Any]:

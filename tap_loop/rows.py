@@ -61,6 +61,30 @@ def iter_json_rows(stream: t.BinaryIO) -> t.Iterator[dict[str, t.Any]]:
             return
 
 
+class RowFeeder:
+    """Push-style reading: feed the bytes of a JSON export as they arrive, get the rows
+    complete so far (a download can stop once it has enough)."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._scan: _Scan | None = None
+
+    def feed(self, data: bytes) -> list[dict[str, t.Any]]:
+        """The rows completed by ``data``; raises InvalidExport if it cannot be an export."""
+        self._buffer += data
+        if self._scan is None:
+            head = self._buffer.removeprefix(b"\xef\xbb\xbf").lstrip(_WS)
+            if not head:
+                return []
+            if head[:1] != b"[":
+                raise InvalidExport(f"the export is not a JSON array (starts with {head[:10]!r})")
+            self._buffer, self._scan = head[1:], _Scan()
+        rows, self._buffer = self._scan.cut(self._buffer)
+        if len(self._buffer) > MAX_BUFFER:
+            raise InvalidExport("a row is too long to read while downloading")
+        return rows
+
+
 class _Scan:
     """Cuts the complete rows off the start of a buffer that starts at a row boundary.
 

@@ -15,6 +15,7 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from tap_loop.discovery import discover_schema
 from tap_loop.errors import LoopTapError
+from tap_loop.first_schema import FirstSchema
 from tap_loop.output import LoopMessageWriter
 from tap_loop.redaction import install_log_redaction, register_secret
 from tap_loop.settings import Settings, SettingsError, load_settings
@@ -42,6 +43,7 @@ class TapLoop(Tap):
 
     name = "tap-loop"
     message_writer_class = LoopMessageWriter
+    _discovering = False
     # No BATCH: its files would be announced after the window's STATE, breaking the
     # state contract. No ACTIVATE_VERSION: the stream is incremental, not full-table.
     capabilities: t.ClassVar[list[t.Any]] = [
@@ -217,8 +219,16 @@ class TapLoop(Tap):
             logging.shutdown()
             sys.exit(1)
 
+    def run_discovery(self) -> str:
+        """``--discover``: infer the schema from a sample export."""
+        self._discovering = True
+        return super().run_discovery()
+
     def discover_streams(self) -> list[ReportStream]:
-        """One stream, ``report``; its schema is inferred from a sample export."""
+        """One stream, ``report``: its schema is the catalog's; else, in a sync, inferred
+        from the sync's own first rows (first_schema.py); else from a sample export."""
+        if self.input_catalog is None and not self._discovering:
+            return [FirstSchema.deferred_stream(self)]
         schema, keys = discover_schema(self)
         return [ReportStream(self, schema=schema, keys=keys)]
 
