@@ -10,6 +10,7 @@ schema. No token, or an empty sample: the tap's own fields only, with a warning.
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import shutil
 import tempfile
@@ -54,12 +55,15 @@ def discover_schema(tap: TapLoop) -> tuple[dict[str, t.Any], list[str]]:
 
 
 def infer_schema(
-    rows: list[dict[str, t.Any]], settings: Settings, source: str
+    rows: t.Iterable[dict[str, t.Any]], settings: Settings, source: str
 ) -> tuple[dict[str, t.Any], list[str]]:
-    """The schema and key properties that ``rows`` (read from ``source``) show."""
+    """The schema and key properties that ``rows`` (read from ``source``) show; the rows
+    are looked at one by one, never held."""
     inferrer = SchemaInferrer()
     never_null: set[str] | None = None
+    count = 0
     for row in rows:
+        count += 1
         inferrer.add(row)
         present = {name for name, value in row.items() if value is not None}
         never_null = present if never_null is None else never_null & present
@@ -75,7 +79,7 @@ def infer_schema(
         LOGGER.info(
             "Inferred %d field(s) from %d row(s) of the %s",
             len(inferred.get("properties", {})),
-            len(rows),
+            count,
             source,
         )
     schema = build_schema(inferred, settings.schema_overrides)
@@ -111,32 +115,23 @@ def sample_rows(settings: Settings, now: t.Any) -> list[dict[str, t.Any]]:
                     done.size,
                 )
                 return sampled
-            return first_rows(done.path, settings)
+            return list(first_rows(done.path, settings))
         LOGGER.warning("No sample export could be made: discovery without a sample")
         return []
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
-def first_rows(path: Path, settings: Settings) -> list[dict[str, t.Any]]:
+def first_rows(path: Path, settings: Settings) -> t.Iterator[dict[str, t.Any]]:
     """Up to ``schema_sample_rows`` rows from the start of a downloaded result file."""
     limit = settings.schema_sample_rows
-    rows: list[dict[str, t.Any]] = []
     if settings.result_format == "xlsx":
         from tap_loop.xlsx_rows import iter_xlsx_rows
 
-        source: t.Iterable[dict[str, t.Any]] = iter_xlsx_rows(path)
-        for row in source:
-            rows.append(row)
-            if len(rows) >= limit:
-                break
-        return rows
+        yield from itertools.islice(iter_xlsx_rows(path), limit)
+        return
     with path.open("rb") as handle:
-        for row in iter_json_rows(handle):
-            rows.append(row)
-            if len(rows) >= limit:
-                break
-    return rows
+        yield from itertools.islice(iter_json_rows(handle), limit)
 
 
 class _Enough(Exception):

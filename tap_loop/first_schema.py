@@ -11,6 +11,7 @@ that emits no row announces the tap's own fields at its end.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import typing as t
 
@@ -52,8 +53,10 @@ class FirstSchema:
             return
         settings = self.stream.settings
         rows = first_rows(done.path, settings)
-        if rows:
-            schema, keys = infer_schema(rows, settings, f"export of window {done.window}")
+        first = next(rows, None)
+        if first is not None:
+            source = f"export of window {done.window}"
+            schema, keys = infer_schema(itertools.chain([first], rows), settings, source)
             self._announce(schema, keys)
 
     def finish(self) -> None:
