@@ -1,14 +1,17 @@
 """Read rows from a downloaded export file incrementally, never loading it whole.
 
 A JSON export is one array of row objects, laid out any way (one line, a row per line,
-pretty-printed). The reader scans each new chunk once for the structural brackets,
-skipping strings whole with one regular expression (so ``},{`` or ``]`` inside a string
-never counts), and keeps the nesting depth across chunks: where the depth returns to
-zero a top-level row ends. The complete rows at the start of the buffer are then parsed
-with one ``orjson.loads`` call, which also validates them; the incomplete row at the end
-waits for the next chunk and is never scanned twice. A row longer than ``MAX_BUFFER``
-bytes is read with ijson's incremental parser. Memory stays within a few chunks plus the
-objects of one chunk's rows, whatever the row shape.
+pretty-printed). The reader reads a chunk, finds where the last complete top-level row in
+its buffer ends and parses the rows before that point with one ``orjson.loads`` call,
+which also validates the cut: ``[`` + those rows + ``]`` parses only when the cut falls
+between two top-level rows. The row end is found by counting brackets (C loops only:
+``bytes.count`` and ``rfind``), right unless a string holds unbalanced brackets; when
+orjson refuses such a cut, the buffer is scanned exactly instead, strings skipped whole
+by one regular expression. What was scanned without finding a row end is remembered, so a
+buffer is never re-scanned or re-parsed as it grows, however long a row is or however
+many nested objects it holds.
+A row longer than ``MAX_BUFFER`` bytes is read with ijson's incremental parser. Memory
+stays within a few chunks plus the objects of one chunk's rows, whatever the row shape.
 """
 
 from __future__ import annotations
@@ -51,14 +54,14 @@ def iter_json_rows(stream: t.BinaryIO) -> t.Iterator[dict[str, t.Any]]:
     while True:
         rows, buffer = scan.cut(buffer)
         yield from rows
+        if len(buffer) > MAX_BUFFER:
+            yield from _incremental(_Chain(b"[" + scan.strip_separator(buffer), stream))
+            return
         data = stream.read(CHUNK)
         if not data:
             yield from _last_rows(buffer, after_row=scan.after_row)
             return
         buffer += data
-        if len(buffer) > MAX_BUFFER:
-            yield from _incremental(_Chain(b"[" + scan.strip_separator(buffer), stream))
-            return
 
 
 class RowFeeder:
