@@ -134,7 +134,8 @@ class TapLoop(Tap):
             "schema_sample_rows",
             th.IntegerType,
             default=5000,
-            description="Discovery infers the schema from at most this many rows.",
+            description="Discovery (and a sync without a catalog, from its first window) "
+            "infers the schema from at most this many rows.",
         ),
         th.Property(
             "schema",
