@@ -101,6 +101,7 @@ def main() -> None:
         print(
             f"export size {size / 1e6:.1f} MB; discovery downloaded "
             + (f"{int(sampled[1]) / 1e6:.1f} MB of it" if sampled else "all of it")
+            + f" (discovery's peak RSS {discovery.max_rss_mb:.0f} MB)"
         )
         catalog = json.loads((folder / "catalog.json").read_text())
         schema_path = write_json(folder, "schema.json", catalog["streams"][0]["schema"])

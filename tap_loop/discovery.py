@@ -51,39 +51,53 @@ def discover_schema(tap: TapLoop) -> tuple[dict[str, t.Any], list[str]]:
         )
         schema = build_schema(None, settings.schema_overrides)
         return _with_keys(schema, choose_keys(schema, settings.primary_keys, set()))
-    return infer_schema(sample_rows(settings, tap.run_started), settings, "sample export")
+    return sample_export(settings, tap.run_started).schema_and_keys(settings, "sample export")
 
 
-def infer_schema(
-    rows: t.Iterable[dict[str, t.Any]], settings: Settings, source: str
-) -> tuple[dict[str, t.Any], list[str]]:
-    """The schema and key properties that ``rows`` (read from ``source``) show; the rows
-    are looked at one by one, never held."""
-    inferrer = SchemaInferrer()
-    never_null: set[str] | None = None
-    count = 0
-    for row in rows:
-        count += 1
-        inferrer.add(row)
+class Sample:
+    """What rows show, taken one by one and never held: the schema and the fields never
+    null (key candidates)."""
+
+    def __init__(self) -> None:
+        self.inferrer = SchemaInferrer()
+        self.never_null: set[str] | None = None
+        self.rows = 0
+
+    def add(self, row: dict[str, t.Any]) -> None:
+        self.rows += 1
+        self.inferrer.add(row)
         present = {name for name, value in row.items() if value is not None}
-        never_null = present if never_null is None else never_null & present
-    if never_null is None:
-        LOGGER.warning(
-            "The %s had no rows: the schema holds only the tap's own fields "
-            "and the 'schema' setting; fields will be added as they appear (schema drift).",
-            source,
-        )
-        inferred = None
-    else:
-        inferred = inferrer.schema()
-        LOGGER.info(
-            "Inferred %d field(s) from %d row(s) of the %s",
-            len(inferred.get("properties", {})),
-            count,
-            source,
-        )
-    schema = build_schema(inferred, settings.schema_overrides)
-    return _with_keys(schema, choose_keys(schema, settings.primary_keys, never_null or set()))
+        self.never_null = present if self.never_null is None else self.never_null & present
+
+    def schema_and_keys(
+        self, settings: Settings, source: str
+    ) -> tuple[dict[str, t.Any], list[str]]:
+        """The schema and key properties of the rows added (read from ``source``)."""
+        if self.never_null is None:
+            LOGGER.warning(
+                "The %s had no rows: the schema holds only the tap's own fields and the "
+                "'schema' setting; fields will be added as they appear (schema drift).",
+                source,
+            )
+            inferred = None
+        else:
+            inferred = self.inferrer.schema()
+            LOGGER.info(
+                "Inferred %d field(s) from %d row(s) of the %s",
+                len(inferred.get("properties", {})),
+                self.rows,
+                source,
+            )
+        schema = build_schema(inferred, settings.schema_overrides)
+        keys = choose_keys(schema, settings.primary_keys, self.never_null or set())
+        return _with_keys(schema, keys)
+
+    @classmethod
+    def of(cls, rows: t.Iterable[dict[str, t.Any]]) -> Sample:
+        sample = cls()
+        for row in rows:
+            sample.add(row)
+        return sample
 
 
 def _with_keys(schema: dict[str, t.Any], keys: list[str]) -> tuple[dict[str, t.Any], list[str]]:
@@ -91,7 +105,7 @@ def _with_keys(schema: dict[str, t.Any], keys: list[str]) -> tuple[dict[str, t.A
     return schema, keys
 
 
-def sample_rows(settings: Settings, now: t.Any) -> list[dict[str, t.Any]]:
+def sample_export(settings: Settings, now: t.Any) -> Sample:
     """Up to ``schema_sample_rows`` rows of one export over the sample period."""
     end = to_epoch(settings.end_date or now)
     windows = [Window(max(end - settings.schema_sample_seconds, 0), end)]
@@ -111,13 +125,13 @@ def sample_rows(settings: Settings, now: t.Any) -> list[dict[str, t.Any]]:
             if sampled is not None:
                 LOGGER.info(
                     "Discovery: read %d row(s) from the first %d byte(s) of the sample",
-                    len(sampled),
+                    sampled.rows,
                     done.size,
                 )
                 return sampled
-            return list(first_rows(done.path, settings))
+            return Sample.of(first_rows(done.path, settings))
         LOGGER.warning("No sample export could be made: discovery without a sample")
-        return []
+        return Sample()
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 
@@ -144,14 +158,14 @@ class _SampleSink(io.RawIOBase):
     def __init__(self, handle: t.BinaryIO, limit: int) -> None:
         self.handle, self.limit = handle, limit
         self.feeder: RowFeeder | None = RowFeeder()
-        self.rows: list[dict[str, t.Any]] = []
+        self.sample = Sample()
         self.size = 0
 
     def writable(self) -> bool:
         return True
 
     def seek(self, offset: int, whence: int = 0) -> int:  # a retried download restarts
-        self.feeder, self.rows, self.size = RowFeeder(), [], 0
+        self.feeder, self.sample, self.size = RowFeeder(), Sample(), 0
         return self.handle.seek(offset, whence)
 
     def truncate(self, size: int | None = None) -> int:
@@ -165,10 +179,13 @@ class _SampleSink(io.RawIOBase):
         self.size += len(data)
         if self.feeder is not None:
             try:
-                self.rows.extend(self.feeder.feed(bytes(data)))
+                rows = self.feeder.feed(bytes(data))
             except InvalidExport:
                 self.feeder = None  # read the whole file afterwards: precise errors
-            if len(self.rows) >= self.limit:
+                return len(data)
+            for row in rows[: self.limit - self.sample.rows]:
+                self.sample.add(row)
+            if self.sample.rows >= self.limit:
                 raise _Enough
         return len(data)
 
@@ -176,7 +193,7 @@ class _SampleSink(io.RawIOBase):
 class _SampleLifecycle(ExportLifecycle):
     """Stops downloading the sample export once ``schema_sample_rows`` rows arrived."""
 
-    sampled: list[dict[str, t.Any]] | None = None
+    sampled: Sample | None = None
 
     def download(self, url: str, export_id: str) -> tuple[Path, int]:
         if self.settings.result_format == "xlsx":  # a zip is read from its end: whole
@@ -187,7 +204,7 @@ class _SampleLifecycle(ExportLifecycle):
             try:
                 size = self.downloader.download(url, t.cast("t.BinaryIO", sink))
             except _Enough:
-                self.sampled = sink.rows[: self.settings.schema_sample_rows]
+                self.sampled = sink.sample
                 return path, sink.size
         return path, size
 

@@ -11,11 +11,10 @@ that emits no row announces the tap's own fields at its end.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import typing as t
 
-from tap_loop.discovery import first_rows, infer_schema
+from tap_loop.discovery import Sample, first_rows
 from tap_loop.schema import SchemaTracker, build_schema, ensure_key_fields
 
 if t.TYPE_CHECKING:
@@ -52,12 +51,9 @@ class FirstSchema:
         if not self.pending:
             return
         settings = self.stream.settings
-        rows = first_rows(done.path, settings)
-        first = next(rows, None)
-        if first is not None:
-            source = f"export of window {done.window}"
-            schema, keys = infer_schema(itertools.chain([first], rows), settings, source)
-            self._announce(schema, keys)
+        sample = Sample.of(first_rows(done.path, settings))
+        if sample.rows:
+            self._announce(*sample.schema_and_keys(settings, f"export of window {done.window}"))
 
     def finish(self) -> None:
         """The run emitted no row: announce the tap's own fields."""
