@@ -11,6 +11,8 @@ that emits no row announces the tap's own fields at its end.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import typing as t
 
@@ -25,8 +27,27 @@ if t.TYPE_CHECKING:
 LOGGER = logging.getLogger("tap_loop.first_schema")
 
 
+_DEFERRED: contextvars.ContextVar[bool] = contextvars.ContextVar("first_schema", default=False)
+
+
 class FirstSchema:
     """Holds a stream's first SCHEMA back until its first rows are known."""
+
+    @staticmethod
+    @contextlib.contextmanager
+    def deferred() -> t.Iterator[None]:
+        """Within: a tap built without a catalog defers its schema (the CLI's sync).
+        Elsewhere (``--discover``, a Tap object built in Python) it samples an export, so
+        ``tap.streams`` and ``tap.catalog`` hold the inferred schema as singer-sdk expects."""
+        token = _DEFERRED.set(True)
+        try:
+            yield
+        finally:
+            _DEFERRED.reset(token)
+
+    @staticmethod
+    def is_deferred() -> bool:
+        return _DEFERRED.get()
 
     def __init__(self, stream: ReportStream) -> None:
         self.stream = stream

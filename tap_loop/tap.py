@@ -43,7 +43,6 @@ class TapLoop(Tap):
 
     name = "tap-loop"
     message_writer_class = LoopMessageWriter
-    _discovering = False
     # No BATCH: its files would be announced after the window's STATE, breaking the
     # state contract. No ACTIVATE_VERSION: the stream is incremental, not full-table.
     capabilities: t.ClassVar[list[t.Any]] = [
@@ -220,15 +219,17 @@ class TapLoop(Tap):
             logging.shutdown()
             sys.exit(1)
 
-    def run_discovery(self) -> str:
-        """``--discover``: infer the schema from a sample export."""
-        self._discovering = True
-        return super().run_discovery()
+    @classmethod
+    def invoke(cls, **kwargs: t.Any) -> None:  # type: ignore[override]
+        """The CLI's sync command: without ``--catalog`` the first schema is inferred from
+        the sync's own first rows, not from a sample export (first_schema.py)."""
+        with FirstSchema.deferred():
+            super().invoke(**kwargs)
 
     def discover_streams(self) -> list[ReportStream]:
-        """One stream, ``report``: its schema is the catalog's; else, in a sync, inferred
-        from the sync's own first rows (first_schema.py); else from a sample export."""
-        if self.input_catalog is None and not self._discovering:
+        """One stream, ``report``; its schema is inferred from a sample export, except in
+        the CLI's sync without a catalog (see :meth:`invoke`)."""
+        if self.input_catalog is None and FirstSchema.is_deferred():
             return [FirstSchema.deferred_stream(self)]
         schema, keys = discover_schema(self)
         return [ReportStream(self, schema=schema, keys=keys)]
