@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -56,6 +58,14 @@ def nest_rows(events: int) -> None:
 
 
 def main() -> None:
+    try:
+        run()
+    finally:
+        for folder in Path(tempfile.gettempdir()).glob(f"tap-loop-bench-{os.getpid()}-*"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def run() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
@@ -72,7 +82,7 @@ def main() -> None:
     end = START + length - 1
     rows = count_rows(START, end, rows_per_day=rows_per_day)
     python = sys.executable
-    folder = Path(tempfile.mkdtemp(prefix="tap-loop-bench-"))
+    folder = Path(tempfile.mkdtemp(prefix=f"tap-loop-bench-{os.getpid()}-"))
     with Sandbox(token=TOKEN, processing_seconds=0.05, rows_per_day=rows_per_day) as box:
         config = {
             "api_token": TOKEN,
