@@ -29,21 +29,42 @@ class Measured:
     stderr: str
 
 
+# The measured command is started by this small wrapper, not by the benchmark itself: a
+# child forked from a big process (the benchmark holds an in-process sandbox) inherits
+# the parent's resident size in its ru_maxrss, which then reports the parent, not it.
+_WRAPPER = """
+import os, subprocess, sys
+process = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(process.pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status) & 0xFF)
+"""
+
+
 def run_measured(
     command: list[str], *, stdout_path: str = os.devnull, env: dict[str, str] | None = None
 ) -> Measured:
-    """Run ``command``; wall time and the child's own peak RSS (from wait4)."""
-    with open(stdout_path, "wb") as out, tempfile.TemporaryFile() as err:
+    """Run ``command``; wall time and the command's own peak RSS (wait4, via a wrapper)."""
+    with (
+        open(stdout_path, "wb") as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r", suffix=".rss") as rss,
+    ):
         began = time.perf_counter()
-        process = subprocess.Popen(
-            command, stdout=out, stderr=err, env={**os.environ, **(env or {})}, cwd=ROOT
+        process = subprocess.run(
+            [sys.executable, "-c", _WRAPPER, rss.name, *command],
+            stdout=out,
+            stderr=err,
+            env={**os.environ, **(env or {})},
+            cwd=ROOT,
+            check=False,
         )
-        _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - began
-        process.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
+        max_rss_kb = int(rss.read() or 0)
         return Measured(
-            seconds, usage.ru_maxrss / 1024, process.returncode, err.read().decode(errors="replace")
+            seconds, max_rss_kb / 1024, process.returncode, err.read().decode(errors="replace")
         )
 
 

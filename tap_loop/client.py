@@ -34,6 +34,7 @@ from tap_loop.errors import (
     RetriesExhausted,
     UrlExpired,
 )
+from tap_loop.metrics import request_done
 from tap_loop.redaction import redact, safe_url
 
 LOGGER = logging.getLogger("tap_loop.client")
@@ -243,6 +244,7 @@ class LoopApi:
                 timeout=self.timeout,
                 allow_redirects=False,  # never let a redirect carry the token elsewhere
             )
+            request_done(path, response)
         except TRANSIENT_ERRORS as exc:
             raise _Transient(f"{type(exc).__name__}: {redact(str(exc))[:200]}") from None
         status = response.status_code
@@ -394,6 +396,7 @@ class Downloader:
             with self.session.get(
                 url, stream=True, timeout=self.timeout, allow_redirects=True
             ) as response:
+                request_done("download", response)
                 status = response.status_code
                 if status in (400, 401, 403, 404, 410):
                     message, _ = _error_fields(response)

@@ -9,6 +9,8 @@ schema. No token, or an empty sample: the tap's own fields only, with a warning.
 
 from __future__ import annotations
 
+import io
+import itertools
 import logging
 import shutil
 import tempfile
@@ -18,9 +20,9 @@ from pathlib import Path
 from tap_loop.errors import DownloadError, ExportFailed, RangeTooLarge
 from tap_loop.export import CompletedExport, ExportLifecycle
 from tap_loop.inference import SchemaInferrer
-from tap_loop.rows import InvalidExport, iter_json_rows
+from tap_loop.rows import InvalidExport, RowFeeder, iter_json_rows
 from tap_loop.schema import build_schema, choose_keys, ensure_key_fields
-from tap_loop.settings import Settings, SettingsError, load_settings
+from tap_loop.settings import Settings, SettingsError
 from tap_loop.windows import Window, to_epoch
 
 if t.TYPE_CHECKING:
@@ -36,13 +38,11 @@ def discover_schema(tap: TapLoop) -> tuple[dict[str, t.Any], list[str]]:
     entry = catalog.get_stream("report") if catalog else None
     if entry is not None:
         return entry.schema.to_dict(), list(entry.key_properties or [])
-    settings = tap.__dict__.get("settings")
-    if settings is None:
-        try:
-            settings = load_settings(tap.config, require_token=False)
-        except SettingsError as exc:
-            LOGGER.warning("Settings are incomplete (%s): discovery without a sample", exc)
-            return _with_keys(build_schema(None, _overrides(tap.config)), _keys(tap.config))
+    try:
+        settings = tap.settings
+    except SettingsError as exc:
+        LOGGER.warning("Settings are incomplete (%s): discovery without a sample", exc)
+        return _with_keys(build_schema(None, _overrides(tap.config)), _keys(tap.config))
     if not settings.api_token:
         LOGGER.warning(
             "No api_token: the schema holds only the tap's own fields and the "
@@ -51,29 +51,53 @@ def discover_schema(tap: TapLoop) -> tuple[dict[str, t.Any], list[str]]:
         )
         schema = build_schema(None, settings.schema_overrides)
         return _with_keys(schema, choose_keys(schema, settings.primary_keys, set()))
-    rows = sample_rows(settings, tap.run_started)
-    inferrer = SchemaInferrer()
-    never_null: set[str] | None = None
-    for row in rows:
-        inferrer.add(row)
+    return sample_export(settings, tap.run_started).schema_and_keys(settings, "sample export")
+
+
+class Sample:
+    """What rows show, taken one by one and never held: the schema and the fields never
+    null (key candidates)."""
+
+    def __init__(self) -> None:
+        self.inferrer = SchemaInferrer()
+        self.never_null: set[str] | None = None
+        self.rows = 0
+
+    def add(self, row: dict[str, t.Any]) -> None:
+        self.rows += 1
+        self.inferrer.add(row)
         present = {name for name, value in row.items() if value is not None}
-        never_null = present if never_null is None else never_null & present
-    if never_null is None:
-        LOGGER.warning(
-            "The sample export had no rows: the schema holds only the tap's own fields "
-            "and the 'schema_overrides' setting; fields will be added as they appear "
-            "(schema drift)."
-        )
-        inferred = None
-    else:
-        inferred = inferrer.schema()
-        LOGGER.info(
-            "Inferred %d field(s) from %d sample row(s)",
-            len(inferred.get("properties", {})),
-            len(rows),
-        )
-    schema = build_schema(inferred, settings.schema_overrides)
-    return _with_keys(schema, choose_keys(schema, settings.primary_keys, never_null or set()))
+        self.never_null = present if self.never_null is None else self.never_null & present
+
+    def schema_and_keys(
+        self, settings: Settings, source: str
+    ) -> tuple[dict[str, t.Any], list[str]]:
+        """The schema and key properties of the rows added (read from ``source``)."""
+        if self.never_null is None:
+            LOGGER.warning(
+                "The %s had no rows: the schema holds only the tap's own fields and the "
+                "'schema_overrides' setting; fields will be added as they appear (schema drift).",
+                source,
+            )
+            inferred = None
+        else:
+            inferred = self.inferrer.schema()
+            LOGGER.info(
+                "Inferred %d field(s) from %d row(s) of the %s",
+                len(inferred.get("properties", {})),
+                self.rows,
+                source,
+            )
+        schema = build_schema(inferred, settings.schema_overrides)
+        keys = choose_keys(schema, settings.primary_keys, self.never_null or set())
+        return _with_keys(schema, keys)
+
+    @classmethod
+    def of(cls, rows: t.Iterable[dict[str, t.Any]]) -> Sample:
+        sample = cls()
+        for row in rows:
+            sample.add(row)
+        return sample
 
 
 def _with_keys(schema: dict[str, t.Any], keys: list[str]) -> tuple[dict[str, t.Any], list[str]]:
@@ -81,14 +105,14 @@ def _with_keys(schema: dict[str, t.Any], keys: list[str]) -> tuple[dict[str, t.A
     return schema, keys
 
 
-def sample_rows(settings: Settings, now: t.Any) -> list[dict[str, t.Any]]:
+def sample_export(settings: Settings, now: t.Any) -> Sample:
     """Up to ``schema_sample_rows`` rows of one export over the sample period."""
     end = to_epoch(settings.end_date or now)
     windows = [Window(max(end - settings.schema_sample_seconds, 0), end)]
     if settings.window_seconds < settings.schema_sample_seconds:
         windows.append(Window(end - settings.window_seconds, end))
     work_dir = Path(tempfile.mkdtemp(prefix="tap-loop-discovery-"))
-    lifecycle = ExportLifecycle.from_settings(settings, work_dir=work_dir)
+    lifecycle = _SampleLifecycle.from_settings(settings, work_dir=work_dir)
     try:
         for window in windows:
             LOGGER.info("Discovery: sampling the export of %s to infer the schema", window)
@@ -97,22 +121,30 @@ def sample_rows(settings: Settings, now: t.Any) -> list[dict[str, t.Any]]:
             except (ExportFailed, RangeTooLarge) as exc:
                 LOGGER.warning("Sample export of %s failed (%s)", window, exc)
                 continue
-            return _readable_rows(lifecycle, done, settings)
+            sampled = lifecycle.sampled
+            if sampled is not None:
+                LOGGER.info(
+                    "Discovery: read %d row(s) from the first %d byte(s) of the sample",
+                    sampled.rows,
+                    done.size,
+                )
+                return sampled
+            return _readable_sample(lifecycle, done, settings)
         LOGGER.warning("No sample export could be made: discovery without a sample")
-        return []
+        return Sample()
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
-def _readable_rows(
-    lifecycle: ExportLifecycle, done: CompletedExport, settings: Settings
-) -> list[dict[str, t.Any]]:
+def _readable_sample(
+    lifecycle: _SampleLifecycle, done: CompletedExport, settings: Settings
+) -> Sample:
     """The sample's first rows; an unreadable file is downloaded again (or the export
     created again), as in a sync, up to MAX_INVALID_DOWNLOADS reads in all."""
     unreadable = 0
     while True:
         try:
-            return _first_rows(done.path, settings)
+            return Sample.of(first_rows(done.path, settings))
         except InvalidExport as exc:
             unreadable += 1
             if unreadable >= MAX_INVALID_DOWNLOADS:
@@ -127,27 +159,82 @@ def _readable_rows(
         if again is None:
             LOGGER.warning("Sample export %s is gone; creating it again", done.export_id)
             again = lifecycle.produce(done.window)
+        if lifecycle.sampled is not None:  # the new download stopped early: rows read
+            return lifecycle.sampled
         done = again
 
 
-def _first_rows(path: Path, settings: Settings) -> list[dict[str, t.Any]]:
+def first_rows(path: Path, settings: Settings) -> t.Iterator[dict[str, t.Any]]:
+    """Up to ``schema_sample_rows`` rows from the start of a downloaded result file."""
     limit = settings.schema_sample_rows
-    rows: list[dict[str, t.Any]] = []
     if settings.result_format == "xlsx":
         from tap_loop.xlsx_rows import iter_xlsx_rows
 
-        source: t.Iterable[dict[str, t.Any]] = iter_xlsx_rows(path)
-        for row in source:
-            rows.append(row)
-            if len(rows) >= limit:
-                break
-        return rows
+        yield from itertools.islice(iter_xlsx_rows(path), limit)
+        return
     with path.open("rb") as handle:
-        for row in iter_json_rows(handle):
-            rows.append(row)
-            if len(rows) >= limit:
-                break
-    return rows
+        yield from itertools.islice(iter_json_rows(handle), limit)
+
+
+class _Enough(Exception):
+    """Raised from the download's sink: the sample has all the rows discovery reads."""
+
+
+class _SampleSink(io.RawIOBase):
+    """Writes the download to ``handle`` and reads its rows as they arrive (JSON only)."""
+
+    def __init__(self, handle: t.BinaryIO, limit: int) -> None:
+        self.handle, self.limit = handle, limit
+        self.feeder: RowFeeder | None = RowFeeder()
+        self.sample = Sample()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:  # a retried download restarts
+        self.feeder, self.sample, self.size = RowFeeder(), Sample(), 0
+        return self.handle.seek(offset, whence)
+
+    def truncate(self, size: int | None = None) -> int:
+        return self.handle.truncate(size)
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+    def write(self, data: t.Any) -> int:
+        self.handle.write(data)
+        self.size += len(data)
+        if self.feeder is not None:
+            try:
+                rows = self.feeder.feed(bytes(data))
+            except InvalidExport:
+                self.feeder = None  # read the whole file afterwards: precise errors
+                return len(data)
+            for row in rows[: self.limit - self.sample.rows]:
+                self.sample.add(row)
+            if self.sample.rows >= self.limit:
+                raise _Enough
+        return len(data)
+
+
+class _SampleLifecycle(ExportLifecycle):
+    """Stops downloading the sample export once ``schema_sample_rows`` rows arrived."""
+
+    sampled: Sample | None = None
+
+    def download(self, url: str, export_id: str) -> tuple[Path, int]:
+        if self.settings.result_format == "xlsx":  # a zip is read from its end: whole
+            return super().download(url, export_id)
+        path = self.work_dir / f"sample-{export_id}.json"
+        with path.open("wb") as handle:
+            sink = _SampleSink(handle, self.settings.schema_sample_rows)
+            try:
+                size = self.downloader.download(url, t.cast("t.BinaryIO", sink))
+            except _Enough:
+                self.sampled = sink.sample
+                return path, sink.size
+        return path, size
 
 
 def _overrides(config: t.Mapping[str, t.Any]) -> dict[str, t.Any]:

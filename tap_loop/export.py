@@ -38,6 +38,7 @@ from tap_loop.errors import (
     RangeTooLarge,
     UrlExpired,
 )
+from tap_loop.metrics import ExportPhases
 from tap_loop.redaction import safe_url
 from tap_loop.settings import Settings
 from tap_loop.windows import Window
@@ -258,6 +259,7 @@ class ExportLifecycle:
         :class:`LoopApiError` for errors that need the user (401, 403, 451, ...).
         """
         began = self.clock()
+        phases = ExportPhases(window, self.clock)
         attempts = 0
         export_id = resume_id
         failures: list[str] = []
@@ -275,6 +277,7 @@ class ExportLifecycle:
                         "window_days so each export is smaller."
                     )
                 export_id = self.create(window)
+                phases.done("created", export_id)
                 if on_created is not None:
                     on_created(window, export_id)
                 LOGGER.info("Created export %s for window %s", export_id, window)
@@ -293,6 +296,7 @@ class ExportLifecycle:
                 export_id = None
                 continue
             if state.status is ExportStatus.COMPLETED and state.url:
+                phases.done("completed", export_id)
                 try:
                     path, size = self.download(state.url, export_id)
                 except UrlExpired as exc:
@@ -308,6 +312,7 @@ class ExportLifecycle:
                         failures.append(f"{export_id}: fresh URL refused")
                         export_id = None
                         continue
+                phases.done("downloaded", export_id)
                 return CompletedExport(
                     window=window,
                     export_id=export_id,

@@ -1,13 +1,17 @@
 """Read rows from a downloaded export file incrementally, never loading it whole.
 
 A JSON export is one array of row objects, laid out any way (one line, a row per line,
-pretty-printed). The fast path reads a chunk, cuts it just after the last row that
-ends in it, and parses that run of rows with one ``orjson.loads`` call. A cut is only
-tried where a ``}`` is followed by ``,`` and ``{`` (whitespace allowed), and orjson
-validates it: ``[`` + the text before the cut + ``]`` parses only when the cut falls
-between two top-level rows (inside a string or a nested value it leaves something
-unclosed). When no cut works within ``MAX_BUFFER`` bytes (a huge row) the rest is read
-with ijson's incremental parser. Memory stays within a few chunks either way.
+pretty-printed). The reader reads a chunk, finds where the last complete top-level row in
+its buffer ends and parses the rows before that point with one ``orjson.loads`` call,
+which also validates the cut: ``[`` + those rows + ``]`` parses only when the cut falls
+between two top-level rows. The row end is found by counting brackets (C loops only:
+``bytes.count`` and ``rfind``), right unless a string holds unbalanced brackets; when
+orjson refuses such a cut, the buffer is scanned exactly instead, strings skipped whole
+by one regular expression. What was scanned without finding a row end is remembered, so a
+buffer is never re-scanned or re-parsed as it grows, however long a row is or however
+many nested objects it holds.
+A row longer than ``MAX_BUFFER`` bytes is read with ijson's incremental parser. Memory
+stays within a few chunks plus the objects of one chunk's rows, whatever the row shape.
 
 Tolerated: a UTF-8 byte order mark before the array (RFC 8259 lets parsers ignore it),
 and an empty (0-byte or blank) file, read as an export without rows. Integers beyond
@@ -20,6 +24,7 @@ import io
 import itertools
 import json
 import logging
+import re
 import typing as t
 
 import ijson
@@ -27,16 +32,21 @@ import orjson
 
 from tap_loop.errors import DownloadError
 
-LOGGER = logging.getLogger("tap_loop.rows")
 CHUNK = 1 << 20
-MAX_BUFFER = 64 << 20
-MAX_TRIES = 6
+LOGGER = logging.getLogger("tap_loop.rows")
+MAX_BUFFER = 16 << 20
 _WS = b" \t\r\n"
 BOM = b"\xef\xbb\xbf"
 # orjson is exact for integers in [-2**63, 2**64); beyond, it silently returns a float.
 # Such a literal has at least 19 digits: digits map to "0", everything else to " ".
 _LONG_DIGITS = b"0" * 19
 _DIGITS_ONLY = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+# One structural bracket, with everything before it (strings skipped whole) consumed.
+# Group 1: an opening bracket, group 2: a closing one.
+_BRACKET = re.compile(
+    rb'[^"\[\]{}]*(?:"[^"\\]*(?:\\.[^"\\]*)*"[^"\[\]{}]*)*(?:([\[{])|([\]}]))', re.DOTALL
+)
+_SEPARATOR = re.compile(rb"[ \t\r\n]*,[ \t\r\n]*")
 
 
 class InvalidExport(DownloadError):
@@ -55,69 +65,159 @@ def iter_json_rows(stream: t.BinaryIO) -> t.Iterator[dict[str, t.Any]]:
             LOGGER.info("The export file is empty (%d bytes): a window without rows", len(first))
             return
         raise InvalidExport(f"the export is not a JSON array (starts with {buffer[:10]!r})")
-    buffer = buffer[1:].lstrip(_WS)
+    buffer = buffer[1:]
+    scan = _Scan()
     while True:
+        rows, buffer = scan.cut(buffer)
+        yield from rows
+        if len(buffer) > MAX_BUFFER:
+            yield from _incremental(_Chain(b"[" + scan.strip_separator(buffer), stream))
+            return
         data = stream.read(CHUNK)
         if not data:
-            yield from _last_rows(buffer)
+            yield from _last_rows(buffer, after_row=scan.after_row)
             return
         buffer += data
-        cut = _cut(buffer)
-        if cut is not None:
-            rows, rest = cut
-            yield from rows
-            buffer = rest
-        elif len(buffer) > MAX_BUFFER:
-            yield from _incremental(_Chain(b"[" + buffer, stream))
-            return
 
 
-def _cut(buffer: bytes) -> tuple[list[dict[str, t.Any]], bytes] | None:
-    """Parse the complete rows at the start of ``buffer``; None if no valid cut found."""
-    end = len(buffer)
-    for _ in range(MAX_TRIES):
-        close = buffer.rfind(b"}", 0, end)
-        if close <= 0:
-            return None
-        end = close
-        after = close + 1
-        while after < len(buffer) and buffer[after] in _WS:
-            after += 1
-        if after >= len(buffer) or buffer[after] != 0x2C:  # ","
-            continue
-        after += 1
-        while after < len(buffer) and buffer[after] in _WS:
-            after += 1
-        if after >= len(buffer) or buffer[after] != 0x7B:  # "{"
-            continue
+class RowFeeder:
+    """Push-style reading: feed the bytes of a JSON export as they arrive, get the rows
+    complete so far (a download can stop once it has enough)."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._scan: _Scan | None = None
+
+    def feed(self, data: bytes) -> list[dict[str, t.Any]]:
+        """The rows completed by ``data``; raises InvalidExport if it cannot be an export."""
+        self._buffer += data
+        if self._scan is None:
+            head = self._buffer.removeprefix(BOM).lstrip(_WS)
+            if not head:
+                return []
+            if head[:1] != b"[":
+                raise InvalidExport(f"the export is not a JSON array (starts with {head[:10]!r})")
+            self._buffer, self._scan = head[1:], _Scan()
+        rows, self._buffer = self._scan.cut(self._buffer)
+        if len(self._buffer) > MAX_BUFFER:
+            raise InvalidExport("a row is too long to read while downloading")
+        return rows
+
+
+class _Scan:
+    """Cuts the complete rows off the start of a buffer that starts at a row boundary.
+
+    Each part of the buffer is looked at once: what was scanned without finding a row
+    end is remembered (as offsets into the buffer, which only grows at its end until the
+    next cut), so a long row arriving in many chunks costs linear time.
+    """
+
+    def __init__(self) -> None:
+        self.after_row = False  # a row was cut before: the buffer starts with a separator
+        self._reset()
+
+    def _reset(self) -> None:
+        self.counted = 0  # the bracket count has no zero before this offset ...
+        self.counted_depth = 0  # ... where it stands at this value
+        self.distorted = False  # a string holds unbalanced brackets: the count is wrong
+        self.scanned = 0  # the exact scan has found no row end before this offset ...
+        self.scanned_depth = 0  # ... where the depth is this
+
+    def cut(self, buffer: bytes) -> tuple[list[dict[str, t.Any]], bytes]:
+        """The complete rows at the start of ``buffer`` and the rest of it."""
+        start = self._separator_end(buffer)
+        rows = None
+        if not self.distorted:
+            end = self._counted_end(buffer, start)
+            if not end:
+                return [], buffer
+            rows = self._rows(buffer, start, end)
+            self.distorted = rows is None
+        if rows is None:
+            end = self._scanned_end(buffer, start)
+            if not end:
+                return [], buffer
+            rows = self._rows(buffer, start, end)
+            if rows is None:
+                raise InvalidExport("the export is not valid JSON (a corrupt row)")
+        self.after_row = True
+        self._reset()
+        return rows, buffer[end:]
+
+    @staticmethod
+    def _rows(buffer: bytes, start: int, end: int) -> list[dict[str, t.Any]] | None:
         try:
-            rows = _parse_array(b"[" + buffer[: close + 1] + b"]")
+            return _parse_array(b"[" + buffer[start:end] + b"]")
         except orjson.JSONDecodeError:
-            continue
-        _check_objects(rows)
-        return rows, buffer[after:]
-    return None
+            return None
+
+    def strip_separator(self, buffer: bytes) -> bytes:
+        """``buffer`` without the ``,`` that must separate it from the row cut before."""
+        return buffer[self._separator_end(buffer) :]
+
+    def _separator_end(self, buffer: bytes) -> int:
+        if not self.after_row or buffer.lstrip(_WS)[:1] in (b"", b"]"):
+            return 0  # nothing more yet, or the end of the array
+        match = _SEPARATOR.match(buffer)
+        if match is None:
+            raise InvalidExport(f"rows of the export are not separated by ',' ({buffer[:20]!r})")
+        return match.end()
+
+    def _counted_end(self, buffer: bytes, start: int) -> int:
+        """After the last ``}`` where the bracket count from ``start`` returns to zero; 0
+        if none. C loops only, and right unless a string holds unbalanced brackets (the
+        parse that follows tells)."""
+        low, depth = start, 0
+        if self.counted > start:
+            low, depth = self.counted, self.counted_depth
+        end = len(buffer)
+        depth += _net(buffer, low, end)
+        self.counted, self.counted_depth = end, depth
+        while True:
+            close = buffer.rfind(b"}", low, end)
+            if close < 0:
+                return 0
+            depth -= _net(buffer, close + 1, end)
+            if depth == 0:
+                return close + 1
+            depth += 1  # step before this "}"
+            end = close
+
+    def _scanned_end(self, buffer: bytes, start: int) -> int:
+        """After the last top-level row ending in ``buffer[start:]``, strings skipped
+        exactly; 0 if none. Linear, but a Python step per bracket."""
+        end = 0
+        position, depth = start, 0
+        if self.scanned > start:
+            position, depth = self.scanned, self.scanned_depth
+        match = _BRACKET.match
+        while (found := match(buffer, position)) is not None:
+            position = found.end()
+            if found.lastindex == 1:
+                depth += 1
+                continue
+            depth -= 1
+            if depth == 0:
+                end = position
+            elif depth < 0:  # the array's own closing bracket
+                break
+        self.scanned, self.scanned_depth = position, depth
+        return end
 
 
-def _last_rows(buffer: bytes) -> t.Iterator[dict[str, t.Any]]:
-    """The rows left at the end of the file: ``row, row, ... ]`` and whitespace."""
-    text = buffer.rstrip(_WS)
-    if not text.endswith(b"]"):
-        raise InvalidExport("the export ended before its closing ']' (truncated)")
-    body = text[:-1].rstrip(_WS)
-    if not body:
-        return
-    try:
-        rows = _parse_array(b"[" + body + b"]")
-    except orjson.JSONDecodeError:
-        yield from _incremental(io.BytesIO(b"[" + body + b"]"))  # precise error, or rows
-        return
-    _check_objects(rows)
-    yield from rows
+def _net(buffer: bytes, start: int, end: int) -> int:
+    """Opening minus closing brackets in ``buffer[start:end]`` (strings not skipped)."""
+    count = buffer.count
+    return (
+        count(b"{", start, end)
+        + count(b"[", start, end)
+        - count(b"}", start, end)
+        - count(b"]", start, end)
+    )
 
 
 def _parse_array(data: bytes) -> list[t.Any]:
-    """Parse one JSON array (a run of rows); integers keep their exact value.
+    """Parse a JSON array of row objects; integers keep their exact value.
 
     orjson validates and parses; it turns integers outside [-2**63, 2**64) into floats,
     so when ``data`` holds a run of 19 or more digits (cheap to find) the stdlib parser,
@@ -126,13 +226,30 @@ def _parse_array(data: bytes) -> list[t.Any]:
     rows = orjson.loads(data)
     if _LONG_DIGITS in data.translate(_DIGITS_ONLY):
         rows = json.loads(data)
-    return t.cast("list[t.Any]", rows)
-
-
-def _check_objects(rows: list[t.Any]) -> None:
     for row in rows:
         if type(row) is not dict:
             raise InvalidExport(f"a row of the export is not an object: {type(row).__name__}")
+    return rows
+
+
+def _last_rows(buffer: bytes, *, after_row: bool) -> t.Iterator[dict[str, t.Any]]:
+    """The rows left at the end of the file: ``[, ]row, row, ... ]`` and whitespace."""
+    text = buffer.rstrip(_WS)
+    if not text.endswith(b"]"):
+        raise InvalidExport("the export ended before its closing ']' (truncated)")
+    body = text[:-1].strip(_WS)
+    if not body:
+        return
+    if after_row:
+        if body[:1] != b",":
+            raise InvalidExport(f"rows of the export are not separated by ',' ({body[:20]!r})")
+        body = body[1:]
+    try:
+        rows = _parse_array(b"[" + body + b"]")
+    except orjson.JSONDecodeError:
+        yield from _incremental(io.BytesIO(b"[" + body + b"]"))  # precise error, or rows
+        return
+    yield from rows
 
 
 def _incremental(stream: t.BinaryIO) -> t.Iterator[dict[str, t.Any]]:

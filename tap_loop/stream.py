@@ -31,9 +31,11 @@ from singer_sdk.mapper import SameRecordTransform
 
 from tap_loop.errors import DownloadError, LoopTapError
 from tap_loop.export import Cancelled, CompletedExport, ExportLifecycle
+from tap_loop.first_schema import FirstSchema
 from tap_loop.inflight import IN_FLIGHT, entry_key, request_fingerprint, reusable_exports
 from tap_loop.output import LoopMessageWriter, dumps, target_gone
 from tap_loop.pipeline import ExportPipeline
+from tap_loop.progress import Progress
 from tap_loop.rows import InvalidExport, iter_json_rows
 from tap_loop.schema import SchemaTracker
 from tap_loop.settings import Settings, parse_datetime
@@ -66,6 +68,7 @@ class ReportStream(Stream):
         self._in_flight_dirty = False
         self._tracker: SchemaTracker | None = None
         self._fingerprint = ""
+        self.first_schema: FirstSchema | None = None  # set when there is no catalog
 
     @property
     def primary_keys(self) -> list[str]:
@@ -209,6 +212,8 @@ class ReportStream(Stream):
         self._tracker = SchemaTracker(self)
         if not windows:
             LOGGER.info("Nothing to export: the bookmark is already at end_date")
+            if self.first_schema is not None:
+                self.first_schema.finish()
             self._emit_state()
             return
         LOGGER.info(
@@ -238,19 +243,16 @@ class ReportStream(Stream):
         )
         stopping = False
         STOP.arm(lifecycle.cancel.set, self._attention)
+        progress = Progress(windows)
         try:
             for done in pipeline.results():
+                progress.emitting(done)
                 rows = yield from self._emit_window(lifecycle, done)
                 bookmark = self._window_done(done.window, bookmark)
-                LOGGER.info(
-                    "Window %s: export %s done in %.1f s, %d rows, %d bytes",
-                    done.window,
-                    done.export_id,
-                    done.seconds,
-                    rows,
-                    done.size,
-                )
+                progress.window_done(done, rows)
                 self._flush_in_flight()
+            if self.first_schema is not None:
+                self.first_schema.finish()
         except (StopRequested, Cancelled, Exception):
             if STOP.signum is None:
                 raise
@@ -327,6 +329,8 @@ class ReportStream(Stream):
 
     def _read_rows(self, done: CompletedExport) -> t.Iterator[dict[str, t.Any]]:
         """The rows of one result file, decorated with their window and export id."""
+        if self.first_schema is not None:
+            self.first_schema.before_rows(done)
         if self.settings.result_format == "xlsx":
             from tap_loop.xlsx_rows import iter_xlsx_rows
 
@@ -353,6 +357,11 @@ class ReportStream(Stream):
         """Nothing to do per row: the stream has no child streams and no partitions."""
 
     # -- output ---------------------------------------------------------------------------
+    def _write_schema_message(self) -> None:
+        """Held back without a catalog until the first rows are known (first_schema.py)."""
+        if self.first_schema is None or not self.first_schema.pending:
+            super()._write_schema_message()
+
     def _fast_records(self) -> bool:
         """True when singer-sdk's general path would write each row unchanged, under the
         stream's own name: no stream map (alias, filter, projection), no flattening, every

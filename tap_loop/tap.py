@@ -20,6 +20,7 @@ from tap_loop.cli_errors import (
     warn_unknown_settings,
 )
 from tap_loop.discovery import discover_schema
+from tap_loop.first_schema import FirstSchema
 from tap_loop.output import LoopMessageWriter
 from tap_loop.redaction import install_log_redaction, register_secret
 from tap_loop.settings import Settings, SettingsError, load_settings
@@ -139,7 +140,8 @@ class TapLoop(Tap):
             "schema_sample_rows",
             th.IntegerType,
             default=5000,
-            description="Discovery infers the schema from at most this many rows.",
+            description="Discovery (and a sync without a catalog, from its first window) "
+            "infers the schema from at most this many rows.",
         ),
         # The old name, "schema", is still read (undeclared) with a warning: settings.py.
         th.Property(
@@ -240,8 +242,10 @@ class TapLoop(Tap):
     # -- command line: every mode reports a known failure as one line, exit 1 -------------
     @classmethod
     def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]
-        """Sync (with or without a catalog)."""
-        with one_line_errors(cls.logger):
+        """Sync (with or without a catalog). Without ``--catalog`` the first schema is
+        inferred from the sync's own first rows, not from a sample export
+        (first_schema.py)."""
+        with one_line_errors(cls.logger), FirstSchema.deferred():
             super().invoke(*args, **kwargs)
 
     @classmethod
@@ -327,7 +331,10 @@ class TapLoop(Tap):
         )
 
     def discover_streams(self) -> list[ReportStream]:
-        """One stream, ``report``; its schema is inferred from a sample export."""
+        """One stream, ``report``; its schema is inferred from a sample export, except in
+        the CLI's sync without a catalog (see :meth:`invoke`)."""
+        if self.input_catalog is None and FirstSchema.is_deferred():
+            return [FirstSchema.deferred_stream(self)]
         schema, keys = discover_schema(self)
         return [ReportStream(self, schema=schema, keys=keys)]
 

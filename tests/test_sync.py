@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import collections
+import itertools
 import json
+import re
 
 from tests.helpers import DAY, EPOCH_2026_11_01, TOKEN, iso, row_ids, run_tap
 
@@ -177,9 +179,19 @@ def test_token_and_signatures_never_logged(sandbox, config, catalog):
 
 def test_one_progress_line_per_window(sandbox, config, catalog):
     run = run_tap(config, catalog=catalog)
-    lines = [line for line in run.stderr.splitlines() if "Window [" in line and " done in " in line]
+    lines = [line for line in run.stderr.splitlines() if "Window " in line and " done in " in line]
     assert len(lines) == 3
     assert all(" rows" in line and "export " in line for line in lines)
+    # k/N windows, rows so far (cumulative, matching the records) and an ETA
+    progress = [
+        re.search(r"Window (\d+)/(\d+) .* (\d+) rows \((\d+) so far\).* ETA (.+)$", line)
+        for line in lines
+    ]
+    assert [(m[1], m[2]) for m in progress] == [("1", "3"), ("2", "3"), ("3", "3")]
+    so_far = [int(m[4]) for m in progress]
+    assert so_far == list(itertools.accumulate(int(m[3]) for m in progress))
+    assert so_far[-1] == len(run.records) > 0
+    assert progress[-1][5] == "0 s" and all(re.fullmatch(r"[\d hmins]+", m[5]) for m in progress)
 
 
 def test_settings_from_tap_loop_environment_variables(sandbox, config, catalog, tmp_path):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import random
 
 import orjson
 import pytest
 
+from tap_loop import rows as rows_module
 from tap_loop.rows import InvalidExport, iter_json_rows
 
 ROWS = [
@@ -79,3 +81,67 @@ def test_large_numbers_and_floats_are_plain_python_numbers():
     assert rows == [{"a": 1.5, "b": 12345678901234567890}]
     pretty = list(iter_json_rows(io.BytesIO(b'[\n {\n "a": 1.5\n }\n]')))
     assert pretty == [{"a": 1.5}] and isinstance(pretty[0]["a"], float)
+
+
+def _nested_rows(count: int, events: int, seed: int) -> list[dict]:
+    """Rows holding lists of nested objects, with strings full of brackets and ``},{``."""
+    rng = random.Random(seed)
+    texts = ["}", "},{", "]", "[", '"}', "\\", "{[", 'x},{"id":1}', "\u2013 ✓", "plain"]
+    return [
+        {
+            "id": f"cnv_{i}",
+            "subject": rng.choice(texts),
+            "events": [
+                {
+                    "n": j,
+                    "text": rng.choice(texts),
+                    "by": {"email": f"u{j}@x.io", "tags": [rng.choice(texts), j, None]},
+                }
+                for j in range(rng.randrange(events + 1))
+            ],
+            "last": {"x": [[], [{}], rng.choice(texts)]},
+        }
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 1000, 1 << 20])
+@pytest.mark.parametrize("events", [0, 3, 60])
+def test_nested_rows_match_a_whole_parse(monkeypatch, chunk, events):
+    """Rows with long lists of nested objects, read in chunks cutting them anywhere, equal
+    orjson.loads of the whole file, in every layout; strings with brackets never cut."""
+    monkeypatch.setattr(rows_module, "CHUNK", chunk)
+    rows = _nested_rows(40, events, seed=chunk + events)
+    for data in (
+        orjson.dumps(rows),
+        json.dumps(rows, indent=2).encode(),
+        b"[\n" + b",\n".join(orjson.dumps(row) for row in rows) + b"\n]\n",
+    ):
+        assert list(iter_json_rows(io.BytesIO(data))) == orjson.loads(data)
+
+
+def test_balanced_and_unbalanced_brackets_in_strings_take_the_exact_scan(monkeypatch):
+    """A string with an unbalanced ``}`` makes the bracket count wrong: the reader must
+    notice (orjson refuses the cut) and still cut only between rows."""
+    monkeypatch.setattr(rows_module, "CHUNK", 50)
+    rows = [
+        {"id": i, "s": "}" * (i % 3), "t": "{[" * (i % 2), "e": [{"a": "]},{"}]} for i in range(30)
+    ]
+    data = orjson.dumps(rows)
+    assert list(iter_json_rows(io.BytesIO(data))) == rows
+
+
+@pytest.mark.parametrize("chunk", [16, 1 << 20])
+def test_corrupt_nested_rows_raise(monkeypatch, chunk):
+    monkeypatch.setattr(rows_module, "CHUNK", chunk)
+    data = orjson.dumps(_nested_rows(20, 5, seed=1))
+    for bad in (data[: len(data) // 2], data.replace(b'"by":', b'"by"', 1), data + b"]"):
+        with pytest.raises(InvalidExport):
+            list(iter_json_rows(io.BytesIO(bad)))
+
+
+def test_a_row_longer_than_the_buffer_cap_is_read_incrementally(monkeypatch):
+    monkeypatch.setattr(rows_module, "CHUNK", 64)
+    monkeypatch.setattr(rows_module, "MAX_BUFFER", 256)
+    rows = [{"id": 1, "big": [{"k": "v" * 10} for _ in range(100)]}, {"id": 2}]
+    assert list(iter_json_rows(io.BytesIO(orjson.dumps(rows)))) == rows
