@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from tap_loop.inflight import request_fingerprint
+from tap_loop.settings import load_settings
 from tests.helpers import DAY, EPOCH_2026_11_01, iso, row_ids, run_tap, tap_command, tap_env
 
 START = EPOCH_2026_11_01
@@ -77,7 +79,7 @@ def test_integers_beyond_64_bits_leave_the_tap_exactly(sandbox, config, catalog)
 @pytest.mark.parametrize("status", [404, 410, 400])
 def test_an_export_id_loop_no_longer_knows_is_created_again(sandbox, config, catalog, status):
     sandbox.configure(unknown_export_status=status)
-    key = f"{START}/{START + DAY}"
+    key = f"{START}/{START + DAY}/{request_fingerprint(load_settings(config))}"
     state = {"bookmarks": {"report": {"exports_in_flight": {key: "forgotten0001"}}}}
     run = run_tap(config, state=state, catalog=catalog)
     assert run.returncode == 0, run.stderr
@@ -103,8 +105,8 @@ def test_an_export_loop_forgets_mid_run_is_created_again(sandbox, config, catalo
 def test_a_corrupt_xlsx_download_is_downloaded_again(sandbox, config):
     pytest.importorskip("openpyxl")
     one_day = {**config, "result_format": "xlsx", "end_date": iso(START + DAY)}
-    sandbox.add_fault({"target": "download", "kind": "corrupt", "skip": 1})  # not the sample
-    run = run_tap(one_day)
+    sandbox.add_fault({"target": "download", "kind": "corrupt", "times": 1})
+    run = run_tap(one_day)  # no catalog: no sample export, the window's download is corrupt
     assert run.returncode == 0, run.stderr
     assert "unreadable" in run.stderr and "Xlsx" in run.stderr
     assert set(row_ids(run.records)) == expected_ids(sandbox, START + DAY)
