@@ -197,9 +197,11 @@ def test_stop_signal_keeps_the_last_state_and_exits_non_zero(
         # one export in flight at a time, window 3's can only be created after it.
         before = read_until(
             process,
-            lambda m: m["type"] == "STATE"
-            and m["value"]["bookmarks"]["report"].get("replication_key_value")
-            == iso(START + DAY),
+            lambda m: (
+                m["type"] == "STATE"
+                and m["value"]["bookmarks"]["report"].get("replication_key_value")
+                == iso(START + DAY)
+            ),
         )
         process.send_signal(signum)
         out = process.stdout.read()  # type: ignore[union-attr]  # (same buffer as above)
