@@ -47,6 +47,14 @@ Private methods the tap overrides (each override points here):
    and streams are discovered (a sample export). Overriding it is the only way to check
    settings a JSON Schema cannot express (and to name them in one readable line) in
    every mode before any API call, and to accept a missing token in ``--discover``.
+
+Behaviour relied on without touching a private name:
+
+9. ``PluginBase.__init__`` installs singer-sdk's SIGTERM/SIGINT handlers (which exit 0)
+   and nothing re-installs them later, so :data:`tap_loop.signals.STOP`, installed
+   after ``super().__init__()`` in ``TapLoop.__init__``, is the one that runs.
+10. ``Stream.sync`` logs "An unhandled error occurred while syncing" at ERROR before
+   re-raising; :mod:`tap_loop.cli_errors` drops that line for errors it reports itself.
 """
 
 from __future__ import annotations

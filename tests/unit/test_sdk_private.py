@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import logging
 import signal
 import typing as t
 
@@ -20,6 +21,8 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.io_base import SingerWriter
 
 from tap_loop import sdk_private
+from tap_loop.cli_errors import _UNHANDLED
+from tap_loop.signals import STOP
 from tap_loop.stream import ReportStream
 from tap_loop.tap import TapLoop
 
@@ -325,3 +328,51 @@ def test_no_child_contexts_means_no_per_row_child_work(monkeypatch):
     tap, _ = make_tap(Probe)  # the default syncs children once per row
     tap.streams["probe"].sync()
     assert len(synced) == len(ROWS)
+
+
+# -- entry 9 ----------------------------------------------------------------------------
+def test_singer_sdk_installs_its_signal_handlers_in_init_and_never_again():
+    tap, _ = make_tap()
+    handler = signal.getsignal(signal.SIGTERM)
+    assert getattr(handler, "__self__", None) is tap  # installed by __init__
+    mine = signal.getsignal(signal.SIGINT)
+
+    def own(signum, frame):  # pragma: no cover - never called
+        pass
+
+    signal.signal(signal.SIGTERM, own)
+    tap.sync_all()
+    assert signal.getsignal(signal.SIGTERM) is own
+    assert signal.getsignal(signal.SIGINT) is mine
+
+
+def test_the_tap_stop_handler_replaces_singer_sdks():
+    catalog = {
+        "streams": [
+            {
+                "tap_stream_id": "report",
+                "stream": "report",
+                "schema": {"type": "object", "properties": {}},
+                "metadata": [{"breadcrumb": [], "metadata": {"selected": True}}],
+            }
+        ]
+    }
+    config = {"api_token": "t0ken-value", "start_date": START}
+    TapLoop(config=config, catalog=catalog, message_writer=Recorder())
+    assert signal.getsignal(signal.SIGTERM) == STOP._handle
+    assert signal.getsignal(signal.SIGINT) == STOP._handle
+
+
+# -- entry 10 ---------------------------------------------------------------------------
+def test_sync_logs_the_unhandled_error_line_cli_errors_drops(caplog):
+    class Failing(Probe):
+        def get_records(self, context):
+            raise RuntimeError("boom")
+            yield  # pragma: no cover
+
+    tap, _ = make_tap(Failing)
+    with caplog.at_level(logging.ERROR), pytest.raises(RuntimeError):
+        tap.streams["probe"].sync()
+    assert any(
+        r.levelno == logging.ERROR and r.getMessage().startswith(_UNHANDLED) for r in caplog.records
+    )
