@@ -18,6 +18,7 @@ import typing as t
 
 from tap_loop.discovery import Sample, first_rows
 from tap_loop.schema import SchemaTracker, build_schema, ensure_key_fields
+from tap_loop.sdk_private import set_stream_schema
 
 if t.TYPE_CHECKING:
     from tap_loop.export import CompletedExport
@@ -83,7 +84,7 @@ class FirstSchema:
 
     def _announce(self, schema: dict[str, t.Any], keys: list[str]) -> None:
         stream = self.stream
-        stream._schema = schema  # type: ignore[attr-defined]
+        set_stream_schema(stream, schema)
         stream.primary_keys = keys
         stream._tracker = SchemaTracker(stream)
         stream._tracker.announce()

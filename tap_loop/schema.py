@@ -15,13 +15,13 @@ import logging
 import typing as t
 
 from singer_sdk import singerlib as singer
-from singer_sdk.helpers._catalog import get_selected_schema
 from singer_sdk.mapper import RemoveRecordTransform
 
 from tap_loop.row_check import SchemaGuard
+from tap_loop.sdk_private import refresh_stream_maps, selected_schema, set_stream_schema
 
 if t.TYPE_CHECKING:
-    from singer_sdk import Stream
+    from tap_loop.stream import ReportStream
 
 LOGGER = logging.getLogger("tap_loop.schema")
 
@@ -98,7 +98,7 @@ class SchemaTracker:
     each is logged once.
     """
 
-    def __init__(self, stream: Stream) -> None:
+    def __init__(self, stream: ReportStream) -> None:
         self.stream = stream
         self.guard = SchemaGuard(stream.effective_schema)
         self.schema = self.guard.schema
@@ -144,25 +144,19 @@ class SchemaTracker:
         stream maps make of ``report`` (aliases, projections, flattening), as they
         transform it, through singer-sdk's public mapper API."""
         stream = self.stream
+        tap = stream.loop_tap
         schema = self.schema  # the guard's copy, owned by this tracker
-        # singer-sdk has no public setter for a stream's schema, and its general path
-        # prunes deselected properties with ``stream.schema``: keep both in step.
-        stream._schema = schema  # type: ignore[attr-defined]
-        if getattr(stream, "_input_schema", None) is not None:
-            stream._input_schema = schema  # type: ignore[attr-defined]
-        # The same pruning singer-sdk applied when it registered the catalog's schema with
-        # the mapper (no public equivalent exists).
-        selected = get_selected_schema(stream.name, schema, stream.mask)
-        mapper = stream._tap.mapper
-        maps = stream.stream_maps  # the list the stream writes records through
-        mapper.register_raw_stream_schema(stream.name, selected, stream.primary_keys)
-        maps[:] = mapper.stream_maps[stream.name]  # rebuilt maps, same list object
-        mapper.stream_maps[stream.name] = maps
+        # The general path prunes with ``stream.schema``, conforms with its effective one.
+        set_stream_schema(stream, schema)
+        # Pruned as singer-sdk pruned the catalog's schema when it registered it.
+        selected = selected_schema(stream.name, schema, stream.mask)
+        tap.mapper.register_raw_stream_schema(stream.name, selected, stream.primary_keys)
+        maps = refresh_stream_maps(stream, tap.mapper)
         bookmark_keys = [stream.replication_key] if stream.replication_key else None
         for stream_map in maps:
             if isinstance(stream_map, RemoveRecordTransform):
                 continue  # singer-sdk sends no SCHEMA for a stream whose rows all go
-            stream._tap.write_message(
+            tap.write_message(
                 singer.SchemaMessage(
                     stream_map.stream_alias,
                     stream_map.transformed_schema,

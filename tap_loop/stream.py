@@ -38,6 +38,7 @@ from tap_loop.pipeline import ExportPipeline
 from tap_loop.progress import Progress
 from tap_loop.rows import InvalidExport, iter_json_rows
 from tap_loop.schema import SchemaTracker
+from tap_loop.sdk_private import write_starting_replication_value
 from tap_loop.settings import Settings, parse_datetime
 from tap_loop.signals import STOP, StopRequested
 from tap_loop.windows import Window, plan_windows, to_epoch, to_iso
@@ -62,6 +63,7 @@ class ReportStream(Stream):
 
     def __init__(self, tap: TapLoop, schema: dict[str, t.Any], keys: list[str] | None) -> None:
         super().__init__(tap, schema=schema, name=self.name)
+        self.loop_tap = tap  # the tap this stream belongs to (singer-sdk's is private)
         self._keys = list(keys or [])
         self._lock = threading.Lock()
         self._in_flight: dict[str, str] = {}
@@ -80,7 +82,7 @@ class ReportStream(Stream):
 
     @property
     def settings(self) -> Settings:
-        return t.cast("TapLoop", self._tap).settings
+        return self.loop_tap.settings
 
     # -- state ----------------------------------------------------------------------------
     def get_replication_key_signpost(self, context: t.Any = None) -> None:
@@ -88,7 +90,9 @@ class ReportStream(Stream):
         return None
 
     def _increment_stream_state(self, latest_record: t.Any, *, context: t.Any = None) -> None:
-        """Disabled on purpose: see the module docstring (meltano/sdk#1165)."""
+        """Disabled on purpose: see the module docstring (meltano/sdk#1165).
+
+        A private singer-sdk override: see :mod:`tap_loop.sdk_private`, entry 6."""
 
     def _bookmark(self) -> int | None:
         value = self.stream_state.get("replication_key_value")
@@ -124,8 +128,10 @@ class ReportStream(Stream):
         self._emit_state()
 
     def _emit_state(self) -> None:
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        """A STATE message now, if the state changed since the last one (singer-sdk's
+        state writer skips a STATE equal to the last it wrote)."""
+        _ = self.stream_state  # the stream's entry exists, as singer-sdk ensures
+        self.loop_tap.state_writer.write_state(self.tap_state)
 
     def _export_created(self, window: Window, export_id: str) -> None:
         with self._lock:
@@ -202,9 +208,8 @@ class ReportStream(Stream):
     # -- records --------------------------------------------------------------------------
     def get_records(self, context: t.Any) -> t.Iterable[dict[str, t.Any]]:
         """Rows of every window, in window order; a STATE after each window."""
-        tap = t.cast("TapLoop", self._tap)
         settings = self.settings
-        run_started = tap.run_started
+        run_started = self.loop_tap.run_started
         self._fingerprint = request_fingerprint(settings)
         windows = self.plan(run_started)
         resume = self._saved_exports(windows)
@@ -353,12 +358,18 @@ class ReportStream(Stream):
                 observe(row)
             yield row
 
-    def _process_record(self, record: dict[str, t.Any], *args: t.Any, **kwargs: t.Any) -> None:
-        """Nothing to do per row: the stream has no child streams and no partitions."""
+    def generate_child_contexts(
+        self, record: dict[str, t.Any], context: t.Any
+    ) -> t.Iterable[t.Any]:
+        """None: the stream has no child streams, so the general path has no per-row
+        child work (no context copy, no second evaluation of a stream map's filter)."""
+        return ()
 
     # -- output ---------------------------------------------------------------------------
     def _write_schema_message(self) -> None:
-        """Held back without a catalog until the first rows are known (first_schema.py)."""
+        """Held back without a catalog until the first rows are known (first_schema.py).
+
+        A private singer-sdk override: see :mod:`tap_loop.sdk_private`, entry 7."""
         if self.first_schema is None or not self.first_schema.pending:
             super()._write_schema_message()
 
@@ -366,7 +377,7 @@ class ReportStream(Stream):
         """True when singer-sdk's general path would write each row unchanged, under the
         stream's own name: no stream map (alias, filter, projection), no flattening, every
         field selected, no ACTIVATE_VERSION. Only then may the fast path write the rows."""
-        writer = self._tap.message_writer
+        writer = self.loop_tap.message_writer
         maps = self.stream_maps
         return (
             isinstance(writer, LoopMessageWriter)
@@ -386,7 +397,9 @@ class ReportStream(Stream):
         """The hot path when nothing transforms rows: one RECORD line per row written
         straight to stdout, no per-row message objects, and the same STATE messages as the
         general path. Stream maps, flattening, field selection and record limits
-        (``--test``) take singer-sdk's general path instead."""
+        (``--test``) take singer-sdk's general path instead.
+
+        A private singer-sdk override: see :mod:`tap_loop.sdk_private`, entry 5."""
         fast = write_messages and self.ABORT_AT_RECORD_COUNT is None and self._fast_records()
         LOGGER.info(
             "Records go out on the %s",
@@ -400,10 +413,10 @@ class ReportStream(Stream):
         extracted = dt.datetime.now(dt.timezone.utc).isoformat()
         head = b'{"type":"RECORD","stream":' + dumps(self.name) + b',"record":'
         tail = b',"time_extracted":"' + extracted.encode() + b'"}\n'
-        write = t.cast("LoopMessageWriter", self._tap.message_writer).raw_sink()
+        write = t.cast("LoopMessageWriter", self.loop_tap.message_writer).raw_sink()
         counter, timer = self.get_record_counter(), self.get_sync_timer()
         every = self.STATE_MSG_FREQUENCY
-        self._write_starting_replication_value(context)
+        write_starting_replication_value(self, context)
         # Rows are short-lived and free of cycles: collecting young objects every 700
         # allocations would cost about a third of the parse time. Collect less often.
         thresholds = gc.get_threshold()
@@ -419,20 +432,10 @@ class ReportStream(Stream):
                         counter.increment(pending)
                         pending = 0
                     if index % every == 0:
-                        self._periodic_state(row, context)
+                        self._emit_state()  # the general path's periodic STATE
             except BrokenPipeError:
                 raise target_gone() from None
             finally:
                 counter.increment(pending)
                 gc.set_threshold(*thresholds)
-        self._finalize_state(self.stream_state)
-        self._emit_state()
-
-    def _periodic_state(self, row: dict[str, t.Any], context: t.Any) -> None:
-        """What singer-sdk's general path does every ``STATE_MSG_FREQUENCY`` rows: the
-        per-row state update (a no-op here, see :meth:`_increment_stream_state`; calling it
-        with the latest row gives the state per-row calls would have given), then a STATE
-        if the state changed."""
-        self._increment_stream_state(row, context=context)
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        self.finalize_state_progress_markers(self.stream_state)  # and its final STATE

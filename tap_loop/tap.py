@@ -29,11 +29,18 @@ from tap_loop.stream import ReportStream
 
 # Fractional settings accept numbers or numeric strings: Meltano's `kind: decimal`
 # cannot be used (it crashes writing the config), so meltano.yml declares them as strings.
+# Their bounds are JSON Schema constraints (checked for numbers; settings.py checks both).
 _NUMBER = {"type": ["number", "string"], "pattern": r"^\s*[0-9]*\.?[0-9]+\s*$"}
+_POSITIVE = {"exclusiveMinimum": 0}
+_NOT_NEGATIVE = {"minimum": 0}
 
 
-def _number(name: str, default: float, description: str) -> th.Property:
-    return th.Property(name, th.CustomType(dict(_NUMBER)), default=default, description=description)
+def _number(
+    name: str, default: float, description: str, bound: dict[str, int] = _POSITIVE
+) -> th.Property:
+    return th.Property(
+        name, th.CustomType({**_NUMBER, **bound}), default=default, description=description
+    )
 
 
 def _ids(name: str, api_field: str, what: str) -> th.Property:
@@ -113,6 +120,7 @@ class TapLoop(Tap):
             "lookback_days",
             0,
             "On incremental runs, start this many days before the bookmark to pick up late data.",
+            _NOT_NEGATIVE,
         ),
         _number(
             "poll_interval_seconds",
@@ -138,7 +146,7 @@ class TapLoop(Tap):
         ),
         th.Property(
             "schema_sample_rows",
-            th.IntegerType,
+            th.IntegerType(minimum=1),
             default=5000,
             description="Discovery (and a sync without a catalog, from its first window) "
             "infers the schema from at most this many rows.",
@@ -159,14 +167,14 @@ class TapLoop(Tap):
         ),
         th.Property(
             "min_window_minutes",
-            th.IntegerType,
+            th.IntegerType(minimum=1),
             default=60,
             description="A window whose export keeps failing is split in halves down to "
             "this length (minutes) before the tap gives up.",
         ),
         th.Property(
             "max_concurrent_exports",
-            th.IntegerType,
+            th.IntegerType(minimum=1),
             default=4,
             description="Windows created and polled at once (rows are still emitted in "
             "window order); lowered automatically on HTTP 429.",
@@ -180,7 +188,7 @@ class TapLoop(Tap):
         ),
         th.Property(
             "max_request_retries",
-            th.IntegerType,
+            th.IntegerType(minimum=0),
             default=8,
             description="Retries of one HTTP call on 429, 5xx, timeouts and connection "
             "errors before the run stops.",
@@ -192,7 +200,7 @@ class TapLoop(Tap):
         ),
         th.Property(
             "max_export_attempts",
-            th.IntegerType,
+            th.IntegerType(minimum=1),
             default=3,
             description="Exports created for one window (after Failed or Expired) before "
             "the window is split or the run stops.",
@@ -202,6 +210,7 @@ class TapLoop(Tap):
             10,
             "Windows end at least this long before the run started, so Loop has finished "
             "computing the rows they hold; 0: up to the run's start.",
+            _NOT_NEGATIVE,
         ),
     ).to_dict()
 
@@ -217,6 +226,8 @@ class TapLoop(Tap):
         Any invalid setting raises, in every mode; only discovery (``raise_errors``
         false) accepts a missing ``api_token`` (it then samples nothing). A setting the
         tap does not know gets a warning naming the closest one it knows.
+
+        A private singer-sdk override: see :mod:`tap_loop.sdk_private`, entry 8.
         """
         register_secret(str(self.config.get("api_token") or ""))
         try:
