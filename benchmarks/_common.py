@@ -68,6 +68,21 @@ def run_measured(
         )
 
 
+def empty_catalog() -> dict:
+    """A catalog of the ``report`` stream with no Loop fields yet (drift adds them)."""
+    return {
+        "streams": [
+            {
+                "tap_stream_id": "report",
+                "stream": "report",
+                "key_properties": ["id"],
+                "metadata": [],
+                "schema": {"type": "object", "properties": {}},
+            }
+        ]
+    }
+
+
 def write_json(folder: Path, name: str, data: dict) -> str:
     path = folder / name
     path.write_text(json.dumps(data))

@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import START, TOKEN, iso, run_measured, write_json
+from _common import START, TOKEN, empty_catalog, iso, run_measured, write_json
 
 from loop_sandbox import Sandbox
 
@@ -55,17 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     scale = args.time_scale
     folder = Path(tempfile.mkdtemp(prefix="tap-loop-backfill-"))
-    catalog = {
-        "streams": [
-            {
-                "tap_stream_id": "report",
-                "stream": "report",
-                "key_properties": ["id"],
-                "metadata": [],
-                "schema": {"type": "object", "properties": {}},
-            }
-        ]
-    }
+    catalog = empty_catalog()
     catalog_path = write_json(folder, "catalog.json", catalog)
     print(
         f"{args.days} daily windows, {args.rows_per_day} rows a day, {args.processing:g} s "

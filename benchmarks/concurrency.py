@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import START, TOKEN, iso, median, run_measured, write_json
+from _common import START, TOKEN, empty_catalog, iso, median, run_measured, write_json
 
 from loop_sandbox import Sandbox
 
@@ -47,17 +47,7 @@ def main() -> None:
             "poll_interval_seconds": args.poll,
             "primary_keys": ["id"],
         }
-        catalog = {
-            "streams": [
-                {
-                    "tap_stream_id": "report",
-                    "stream": "report",
-                    "key_properties": ["id"],
-                    "metadata": [],
-                    "schema": {"type": "object", "properties": {}},
-                }
-            ]
-        }
+        catalog = empty_catalog()
         catalog_path = write_json(folder, "catalog.json", catalog)
         times: dict[int, list[float]] = {1: [], 4: []}
         outputs: dict[int, list[dict]] = {}

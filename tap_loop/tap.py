@@ -260,19 +260,22 @@ class TapLoop(Tap):
             super().invoke(*args, **kwargs)
 
     @classmethod
+    def from_cli(cls, ctx: click.Context, **options: t.Any) -> TapLoop:
+        """A tap built from the command line's ``--config`` (files and/or ENV)."""
+        config = ctx.params.get("config")
+        return cls(
+            config=getattr(config, "config", None),
+            parse_env_config=bool(getattr(config, "parse_env", False)),
+            **options,
+        )
+
+    @classmethod
     def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
         """``--discover``: print the catalog; invalid settings exit 1."""
         if not value:
             return
-        config = ctx.params.get("config")
         with one_line_errors(cls.logger):
-            tap = cls(
-                config=getattr(config, "config", None),
-                parse_env_config=bool(getattr(config, "parse_env", False)),
-                validate_config=False,
-                setup_mapper=False,
-            )
-            tap.run_discovery()
+            cls.from_cli(ctx, validate_config=False, setup_mapper=False).run_discovery()
         ctx.exit()
 
     @classmethod
@@ -280,13 +283,8 @@ class TapLoop(Tap):
         """``--test``: one export, its first row, then a line saying the connection works."""
         if value == CliTestOptionValue.Disabled.value:
             return
-        config = ctx.params.get("config")
         with one_line_errors(cls.logger):
-            tap = cls(
-                config=getattr(config, "config", None),
-                parse_env_config=bool(getattr(config, "parse_env", False)),
-                validate_config=True,
-            )
+            tap = cls.from_cli(ctx, validate_config=True)
             if value == CliTestOptionValue.Schema.value:
                 tap.write_schemas()
             else:
@@ -318,14 +316,8 @@ class TapLoop(Tap):
             return
         from tap_loop.diagnose import run_diagnosis
 
-        config = ctx.params.get("config")
         with one_line_errors(cls.logger):
-            tap = cls(
-                config=getattr(config, "config", None),
-                parse_env_config=bool(getattr(config, "parse_env", False)),
-                validate_config=True,
-                setup_mapper=False,
-            )
+            tap = cls.from_cli(ctx, validate_config=True, setup_mapper=False)
             run_diagnosis(tap.settings, tap.run_started, None if value == "-" else value)
         ctx.exit()
 
