@@ -75,22 +75,29 @@ CASES: dict[str, tuple[dict[str, t.Any], str]] = {
         "singer-sdk general",
     ),
     "deselected fields": ({"deselect": ["teamName", "subject"]}, "singer-sdk general"),
+    # a plain `tap-loop --config c.json` (no catalog): the first SCHEMA comes from the rows
+    "no catalog": ({"no_catalog": True}, "fast"),
+    "no catalog, alias": (
+        {"no_catalog": True, "stream_maps": {"report": {"__alias__": "loop_report"}}},
+        "singer-sdk general",
+    ),
+    "no catalog, flattened": (
+        {"no_catalog": True, "flattening_enabled": True, "flattening_max_depth": 2},
+        "singer-sdk general",
+    ),
 }
 
 
-def run(command: list[str], config: dict, catalog: dict, tmp_path, name: str):
+def run(command: list[str], config: dict, catalog: dict | None, tmp_path, name: str):
     folder = tmp_path / name
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps(config))
-    (folder / "catalog.json").write_text(json.dumps(catalog))
+    arguments = [*command, "--config", str(folder / "config.json")]
+    if catalog is not None:
+        (folder / "catalog.json").write_text(json.dumps(catalog))
+        arguments += ["--catalog", str(folder / "catalog.json")]
     done = subprocess.run(
-        [
-            *command,
-            "--config",
-            str(folder / "config.json"),
-            "--catalog",
-            str(folder / "catalog.json"),
-        ],
+        arguments,
         capture_output=True,
         text=True,
         timeout=300,
@@ -139,6 +146,9 @@ def test_fast_path_output_equals_the_general_path(sandbox, config, catalog, tmp_
     extra = dict(extra)
     if "deselect" in extra:
         catalog = deselect(catalog, extra.pop("deselect"))
+    no_catalog = extra.pop("no_catalog", False)
+    if no_catalog:
+        catalog = None
     # deterministic STATE sequence: one export at a time, each still processing when the
     # tap first looks (so its in-flight STATE always comes before its rows)
     sandbox.configure(processing_seconds=0.6, drift_after=START + DAY + DAY // 2)
@@ -153,6 +163,9 @@ def test_fast_path_output_equals_the_general_path(sandbox, config, catalog, tmp_
     assert "Records go out on the singer-sdk general path" in general_log
     ids = list(sandbox.exports)
     assert normalised(shipped, ids) == normalised(general, ids)
+    if no_catalog:  # each run exported its three windows and nothing else (no sample)
+        posts = [r for r in sandbox.requests if r["method"] == "POST"]
+        assert len(posts) == 2 * 3
 
     # drift reached every stream the maps produce, as they transform it
     assert_records_fit_their_schema(shipped)
