@@ -110,7 +110,10 @@ def meltano(meltano_setup: Path, e2e_sandbox: Sandbox, tmp_path: Path) -> Meltan
     tap-loop pointed at the sandbox with fast polling, loaders writing under tmp_path."""
     out = tmp_path / "out"
     out.mkdir()
+    scratch = tmp_path / "tmp"  # the tap's work folders, even when a test kills it
+    scratch.mkdir()
     env = {
+        "TMPDIR": str(scratch),
         "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
         "MELTANO_PROJECT_ROOT": str(meltano_setup),
