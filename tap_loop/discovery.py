@@ -18,7 +18,7 @@ import typing as t
 from pathlib import Path
 
 from tap_loop.errors import DownloadError, ExportFailed, RangeTooLarge
-from tap_loop.export import CompletedExport, ExportLifecycle
+from tap_loop.export import MAX_INVALID_DOWNLOADS, CompletedExport, ExportLifecycle
 from tap_loop.inference import SchemaInferrer
 from tap_loop.rows import InvalidExport, RowFeeder, iter_json_rows
 from tap_loop.schema import build_schema, choose_keys, ensure_key_fields
@@ -29,7 +29,6 @@ if t.TYPE_CHECKING:
     from tap_loop.tap import TapLoop
 
 LOGGER = logging.getLogger("tap_loop.discovery")
-MAX_INVALID_DOWNLOADS = 3
 
 
 def discover_schema(tap: TapLoop) -> tuple[dict[str, t.Any], list[str]]:
@@ -155,10 +154,7 @@ def _readable_sample(
             LOGGER.warning(
                 "Sample export %s is unreadable (%s); downloading it again", done.export_id, exc
             )
-        again = lifecycle.refetch(done)
-        if again is None:
-            LOGGER.warning("Sample export %s is gone; creating it again", done.export_id)
-            again = lifecycle.produce(done.window)
+        again = lifecycle.fetch_again(done)
         if lifecycle.sampled is not None:  # the new download stopped early: rows read
             return lifecycle.sampled
         done = again

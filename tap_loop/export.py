@@ -44,6 +44,7 @@ from tap_loop.settings import Settings
 from tap_loop.windows import Window
 
 LOGGER = logging.getLogger("tap_loop.export")
+MAX_INVALID_DOWNLOADS = 3  # reads of one window's unreadable result before giving up
 
 
 class ExportStatus(enum.Enum):
@@ -329,6 +330,25 @@ class ExportLifecycle:
                 state.raw_status,
             )
             export_id = None
+
+    def fetch_again(
+        self,
+        done: CompletedExport,
+        *,
+        on_created: t.Callable[[Window, str], None] | None = None,
+    ) -> CompletedExport:
+        """``done``'s window once more after its file was unreadable: the same export
+        downloaded again (:meth:`refetch`) or, when Loop no longer has it, exported anew."""
+        again = self.refetch(done)
+        if again is None:
+            LOGGER.warning(
+                "Export %s is gone; exporting window %s anew (rows already read from it "
+                "may come twice)",
+                done.export_id,
+                done.window,
+            )
+            again = self.produce(done.window, on_created=on_created)
+        return again
 
     def refetch(self, done: CompletedExport) -> CompletedExport | None:
         """Download ``done``'s export again (its file was unreadable).

@@ -30,7 +30,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
 from tap_loop.errors import DownloadError, LoopTapError
-from tap_loop.export import Cancelled, CompletedExport, ExportLifecycle
+from tap_loop.export import MAX_INVALID_DOWNLOADS, Cancelled, CompletedExport, ExportLifecycle
 from tap_loop.first_schema import FirstSchema
 from tap_loop.inflight import IN_FLIGHT, entry_key, request_fingerprint, reusable_exports
 from tap_loop.output import LoopMessageWriter, dumps, target_gone
@@ -50,7 +50,6 @@ LOGGER = logging.getLogger("tap_loop.stream")
 WINDOW_START = "_loop_window_start"
 WINDOW_END = "_loop_window_end"
 EXPORT_ID = "_loop_export_id"
-MAX_INVALID_DOWNLOADS = 3
 
 
 class ReportStream(Stream):
@@ -321,16 +320,7 @@ class ReportStream(Stream):
                     emitted,
                     exc,
                 )
-                again = lifecycle.refetch(current)
-                if again is None:
-                    LOGGER.warning(
-                        "Export %s is gone; exporting window %s anew (rows already sent "
-                        "may come twice)",
-                        current.export_id,
-                        done.window,
-                    )
-                    again = lifecycle.produce(done.window, on_created=self._export_created)
-                current = again
+                current = lifecycle.fetch_again(current, on_created=self._export_created)
 
     def _read_rows(self, done: CompletedExport) -> t.Iterator[dict[str, t.Any]]:
         """The rows of one result file, decorated with their window and export id."""
