@@ -1,10 +1,13 @@
-"""Micro-benchmark of the per-row drift check (``SchemaGuard.check``); prints µs/row.
+"""Micro-benchmark of the drift check; prints µs/row.
 
 Run: ``.venv/bin/python benchmarks/schema_check.py [--rows N] [--repeat R]``.
 The typical row has 20 fields: scalars, three date/date-time strings, a list of
-strings, a nested object holding a list, and a list of objects. For comparison it
-also times the closure-compiled check the guard used before it generated code, the
-uncompiled reference check and, when installed, jsonschema.
+strings, a nested object holding a list, and a list of objects. Times the typed
+decoding the sync uses for a chunk of rows (parse and check in one msgspec pass, then
+writing each row), against parsing with orjson, checking each row with the generated
+checker (``SchemaGuard.check``, what rows that are not typed get) and writing it; and,
+alone, the per-row checker, the uncompiled reference check and, when installed,
+jsonschema.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import orjson
+
 from tap_loop.inference import infer_schema
+from tap_loop.output import dumps
 from tap_loop.row_check import SchemaGuard, fits
 
 
@@ -38,7 +44,7 @@ def make_row(i: int) -> dict[str, Any]:
         "day": "2026-11-01",
         "firstReplySeconds": 842 + i % 50,
         "replyCount": i % 9,
-        "rating": Decimal("4.5") if i % 2 else 3,
+        "rating": 4.5 if i % 2 else 3,
         "isSpam": i % 11 == 0,
         "isShared": True,
         "tags": ["billing", "vip"][: i % 3],
@@ -67,6 +73,37 @@ def time_per_row(check: Callable[[dict[str, Any]], bool], rows: list[dict], repe
     return best / len(rows) * 1e6
 
 
+def time_per_chunk(work: Callable[[bytes], int], text: bytes, rows: int, repeat: int) -> float:
+    """µs per row for ``work`` on one chunk's JSON text (fastest of ``repeat`` rounds)."""
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        if work(text) != rows:
+            raise AssertionError("benchmark rows do not fit")
+        best = min(best, time.perf_counter() - t0)
+    return best / rows * 1e6
+
+
+def chunk_timings(guard: SchemaGuard, rows: list[dict[str, Any]], repeat: int) -> None:
+    """A chunk's JSON text to RECORD payloads: typed rows against orjson + check."""
+    text = orjson.dumps(rows)
+    typed = guard.typed
+    assert typed is not None
+
+    def typed_rows(data: bytes) -> int:
+        decoded = typed.decode(data)
+        return len([dumps(row) for row in decoded]) if decoded is not None else -1
+
+    def dict_rows(data: bytes) -> int:
+        check = guard.check
+        return len([dumps(row) for row in orjson.loads(data) if check(row)])
+
+    fast = time_per_chunk(typed_rows, text, len(rows), repeat)
+    slow = time_per_chunk(dict_rows, text, len(rows), repeat)
+    print(f"chunk -> rows, typed (msgspec decode+check, write): {fast:6.2f} µs/row")
+    print(f"chunk -> rows, orjson parse + check + write:        {slow:6.2f} µs/row")
+
+
 def main() -> None:
     """Print µs/row for the guard's check and for reference checkers."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -81,6 +118,7 @@ def main() -> None:
     flat_guard = SchemaGuard(infer_schema(flat))
 
     print(f"python {sys.version.split()[0]}, rounds of {len(rows)} rows, best of {args.repeat}")
+    chunk_timings(guard, rows, args.repeat)
     nested = time_per_row(guard.check, rows, args.repeat)
     print(f"SchemaGuard.check, 20 fields, 3 nested:    {nested:6.2f} µs/row")
     flat_time = time_per_row(flat_guard.check, flat, args.repeat)

@@ -89,6 +89,7 @@ class ApiHandler(BaseHandler):
             bom=cfg.json_bom,
             empty_as_zero_bytes=cfg.empty_as_zero_bytes,
             big_integers=cfg.big_integers,
+            shuffled_keys=cfg.shuffled_keys,
         )
         extra = float(fault.get("seconds", 1)) if fault and fault.kind == "slow" else 0.0
         user = req.headers.get("x-impersonate-user") or None

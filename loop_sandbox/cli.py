@@ -87,6 +87,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="rows carry bigCounter, an integer at or beyond the edges of 64 bits",
     )
+    p.add_argument(
+        "--shuffled-keys",
+        action="store_true",
+        help="each row's keys (nested objects' too) come in an order of their own",
+    )
     p.add_argument("--workdir", default=None, help="where rendered results go (default tmp)")
     p.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
     return p.parse_args(argv)
@@ -119,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         json_bom=args.json_bom,
         empty_as_zero_bytes=args.empty_as_zero_bytes,
         big_integers=args.big_integers,
+        shuffled_keys=args.shuffled_keys,
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

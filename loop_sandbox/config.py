@@ -31,6 +31,7 @@ class SandboxConfig:
     json_bom: bool = False
     empty_as_zero_bytes: bool = False
     big_integers: bool = False
+    shuffled_keys: bool = False
 
     def updated(self, **options: Any) -> SandboxConfig:
         """A copy with ``options`` applied; ValueError on unknown names or bad values."""
@@ -68,6 +69,7 @@ class SandboxConfig:
             "json_bom",
             "empty_as_zero_bytes",
             "big_integers",
+            "shuffled_keys",
         ):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be a boolean")

@@ -41,6 +41,7 @@ class RenderSpec:
     bom: bool = False
     empty_as_zero_bytes: bool = False
     big_integers: bool = False
+    shuffled_keys: bool = False
 
     def rows(self, *, fresh: bool = False) -> Iterator[dict[str, Any]]:
         """The rows this export contains."""
@@ -57,6 +58,7 @@ class RenderSpec:
             drift_after=self.drift_after,
             fresh=fresh,
             big_integers=self.big_integers,
+            shuffled_keys=self.shuffled_keys,
         )
 
     def filters(self) -> dict[str, list[str]]:

@@ -12,6 +12,7 @@ not divide 86400 gives slightly more rows per day than asked). Above 86400 the s
 from __future__ import annotations
 
 import datetime as _dt
+import random
 from collections.abc import Iterable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -101,6 +102,7 @@ def generate_rows(
     drift_after: int | None = None,
     fresh: bool = True,
     big_integers: bool = False,
+    shuffled_keys: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Yield the rows of the inclusive window ``[start, end]`` in time order.
 
@@ -109,7 +111,9 @@ def generate_rows(
     With ``fresh=False`` rows share their nested objects (faster; treat as read-only).
     Rows at ``t >= drift_after`` carry an extra ``sentimentScore`` field; with
     ``big_integers`` every row carries ``bigCounter``, an integer beyond 64 bits or at
-    its edges (2**63 + k, 2**64 + k, -2**63 - 1 - k, 10**25 + k in turn).
+    its edges (2**63 + k, 2**64 + k, -2**63 - 1 - k, 10**25 + k in turn). With
+    ``shuffled_keys`` each row's keys, and those of its nested objects, come in an order
+    of their own (JSON objects are unordered; a real service may write them so).
     """
     step, per = slot_params(rows_per_day)
     teams = pools.TEAMS
@@ -217,4 +221,17 @@ def generate_rows(
             row["sentimentScore"] = (((h2 >> 12) & 0xFFFF) % 2001 - 1000) / 1000
         if big_integers:
             row["bigCounter"] = (2**63 + k, 2**64 + k, -(2**63) - 1 - k, 10**25 + k)[k % 4]
+        if shuffled_keys:
+            row = _shuffled(row, random.Random(h))
         yield row
+
+
+def _shuffled(value: Any, rng: random.Random) -> Any:
+    """``value`` with the keys of every object (at any depth) in a random order."""
+    if isinstance(value, dict):
+        keys = list(value)
+        rng.shuffle(keys)
+        return {key: _shuffled(value[key], rng) for key in keys}
+    if isinstance(value, list):
+        return [_shuffled(item, rng) for item in value]
+    return value

@@ -214,6 +214,7 @@ class Sandbox:
                 seed=cfg.seed,
                 drift_after=cfg.drift_after,
                 big_integers=cfg.big_integers,
+                shuffled_keys=cfg.shuffled_keys,
             )
         )
 

@@ -53,6 +53,12 @@ def discover_schema(tap: TapLoop) -> tuple[dict[str, t.Any], list[str]]:
     return sample_export(settings, tap.run_started).schema_and_keys(settings, "sample export")
 
 
+#: Rows inferred from at once: each column pass over a batch this small finds its
+#: objects still in the CPU's caches (a batch of 1,000 nested rows is slower than one
+#: row at a time; 10 to 100 is about twice as fast).
+_BATCH = 100
+
+
 class Sample:
     """What rows show, taken one by one and never held: the schema and the fields never
     null (key candidates)."""
@@ -63,9 +69,24 @@ class Sample:
         self.rows = 0
 
     def add(self, row: dict[str, t.Any]) -> None:
-        self.rows += 1
-        self.inferrer.add(row)
-        present = {name for name, value in row.items() if value is not None}
+        self.add_rows([row])
+
+    def add_rows(self, rows: list[dict[str, t.Any]]) -> None:
+        """Take these rows into account, column by column, ``_BATCH`` rows at a time."""
+        for at in range(_BATCH, len(rows), _BATCH):
+            self._add_batch(rows[at - _BATCH : at])
+        if rows:
+            self._add_batch(rows[(len(rows) - 1) // _BATCH * _BATCH :])
+
+    def _add_batch(self, rows: list[dict[str, t.Any]]) -> None:
+        self.rows += len(rows)
+        self.inferrer.add_rows(rows)
+        count = len(rows)
+        present = {
+            name
+            for name in dict.fromkeys(itertools.chain.from_iterable(rows))
+            if None not in map(dict.get, rows, itertools.repeat(name, count))
+        }
         self.never_null = present if self.never_null is None else self.never_null & present
 
     def schema_and_keys(
@@ -94,8 +115,9 @@ class Sample:
     @classmethod
     def of(cls, rows: t.Iterable[dict[str, t.Any]]) -> Sample:
         sample = cls()
-        for row in rows:
-            sample.add(row)
+        rows = iter(rows)
+        while batch := list(itertools.islice(rows, _BATCH)):
+            sample.add_rows(batch)
         return sample
 
 
@@ -207,8 +229,7 @@ class _SampleSink(io.RawIOBase):
             except InvalidExport:
                 self.feeder = None  # read the whole file afterwards: precise errors
                 return len(data)
-            for row in rows[: self.limit - self.sample.rows]:
-                self.sample.add(row)
+            self.sample.add_rows(rows[: self.limit - self.sample.rows])
             if self.sample.rows >= self.limit:
                 raise _Enough
         return len(data)

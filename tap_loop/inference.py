@@ -24,9 +24,11 @@ anything.
 from __future__ import annotations
 
 import copy
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
+from itertools import chain, compress, repeat
 from typing import Any
 
 __all__ = [
@@ -72,6 +74,15 @@ _DIGITS = "0123456789"
 _CACHE_LIMIT = 8192
 _HEADS: dict[str, bool] = {}
 _DATES: dict[str, bool] = {}
+
+#: Date-times that surely exist: every day but February 29 (those go the slow way).
+#: A match implies ``is_date_time`` (tested); no match means: ask ``is_date_time``.
+_DATE_TIME_FAST = re.compile(
+    r"[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+    r"[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+)
 
 
 def _day_exists(year: str, month: str, day: str) -> bool:
@@ -230,6 +241,18 @@ def _is_any(node: Any) -> bool:
 # ------------------------------------------------------------------------- inference
 
 
+_COLUMN_TYPES = frozenset((_NoneType, bool, int, float, str, dict, list))
+_from_iterable = chain.from_iterable
+_dict_get = dict.get
+
+
+def _of_type(values: list[Any], kinds: set[type], kind: type) -> list[Any]:
+    """The values of exact type ``kind`` (all of them when it is the only type)."""
+    if len(kinds) == 1:
+        return values
+    return list(compress(values, map(operator.is_, map(type, values), repeat(kind))))
+
+
 class _Acc:
     """What was observed at one place of the rows (a property, or array items)."""
 
@@ -257,6 +280,45 @@ class _Acc:
                 items = self.items = _Acc()
             for element in value:
                 items.add(element)  # type: ignore[union-attr]
+
+    def add_many(self, values: list[Any]) -> None:
+        """``add`` each value in turn, with the same result, a column at a time: C loops
+        over the values, Python work per distinct string and per place in the schema."""
+        kinds = set(map(type, values))
+        if not kinds <= _COLUMN_TYPES:  # subclasses, Decimal, tuples, non-JSON: one by one
+            for value in values:
+                self.add(value)
+            return
+        self.types.update(_PY_TO_JSON[kind] for kind in kinds)
+        if str in kinds and self.fmt is not None:
+            formats = set(map(_string_format, set(_of_type(values, kinds, str))))
+            fmt = self.fmt
+            if len(formats) == 1:
+                (seen,) = formats
+                self.fmt = seen if (fmt is True or fmt == seen) else None
+            else:
+                self.fmt = None
+        if dict in kinds:
+            self.add_objects(_of_type(values, kinds, dict))
+        if list in kinds:
+            elements = [*_from_iterable(_of_type(values, kinds, list))]
+            if elements:
+                if self.items is None:
+                    self.items = _Acc()
+                self.items.add_many(elements)
+
+    def add_objects(self, objects: list[dict[str, Any]]) -> None:
+        """``add_object`` each in turn (same result): property by property."""
+        props = self.props
+        if props is None:
+            props = self.props = {}
+        count = len(objects)
+        for key in dict.fromkeys(_from_iterable(objects)):  # first-seen order
+            acc = props.get(key)
+            if acc is None:
+                acc = props[key] = _Acc()
+            # A missing key reads as None: the same schema, since properties are nullable.
+            acc.add_many(list(map(_dict_get, objects, repeat(key, count))))
 
     def add_object(self, obj: Mapping[str, Any]) -> None:
         props = self.props
@@ -302,6 +364,15 @@ class SchemaInferrer:
             raise TypeError(f"a row must be a JSON object, not {type(row).__name__}")
         self._root.add_object(row)
         self.rows += 1
+
+    def add_rows(self, rows: list[dict[str, Any]]) -> None:
+        """``add`` each row in turn (the same schema), a column at a time."""
+        if not all(type(row) is dict for row in rows):
+            for row in rows:
+                self.add(row)
+            return
+        self._root.add_objects(rows)
+        self.rows += len(rows)
 
     def schema(self) -> dict[str, Any]:
         """The schema of the rows added so far (a new dict each call)."""

@@ -1,4 +1,4 @@
-"""Singer message output: orjson serialisation, buffered RECORDs, flushed STATE.
+"""Singer message output: msgspec serialisation, buffered RECORDs, flushed STATE.
 
 RECORD lines are buffered; every other message (SCHEMA, STATE, ...) flushes the buffer,
 so the target always sees a STATE after the records it covers, and a killed tap leaves
@@ -8,58 +8,40 @@ a prefix of the stream: never a STATE without the rows before it.
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import os
 import sys
 import typing as t
 
-import orjson
+import msgspec
 from singer_sdk.io_base import SingerWriter
 
 from tap_loop.errors import LoopTapError
 
-_OPTIONS = orjson.OPT_NON_STR_KEYS
-
 
 def _default(value: t.Any) -> t.Any:
-    if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
+    """What msgspec does not write itself: subclasses of JSON's types."""
+    for kind in (str, bool, int, float, dict, list):
+        if isinstance(value, kind):
+            return kind(value)
     raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
 
 
-def dumps(value: t.Any) -> bytes:
-    """Compact JSON bytes. orjson refuses integers beyond 64 bits: those are written
-    as their exact digits (the rest byte for byte as orjson writes it)."""
-    try:
-        return orjson.dumps(value, default=_default, option=_OPTIONS)
-    except TypeError:
-        return orjson.dumps(_exact_ints(value), default=_default, option=_OPTIONS)
-
-
-def _exact_ints(value: t.Any) -> t.Any:
-    """``value`` with every integer outside [-2**63, 2**64) as a raw JSON fragment."""
-    kind = type(value)
-    if kind is int:
-        return value if -(2**63) <= value < 2**64 else orjson.Fragment(str(value).encode())
-    if kind is dict:
-        return {key: _exact_ints(item) for key, item in value.items()}
-    if kind in (list, tuple):
-        return [_exact_ints(item) for item in value]
-    return value
+#: Compact JSON, UTF-8 as is; integers of any size and decimals as their exact digits,
+#: dates and times in ISO 8601, sets and tuples as arrays, NaN and infinities as null.
+#: Writes the msgspec Structs of typed rows (tap_loop.typed_rows) and dicts alike.
+dumps: t.Callable[[t.Any], bytes] = msgspec.json.Encoder(
+    enc_hook=_default, decimal_format="number"
+).encode
 
 
 class LoopMessageWriter(SingerWriter):
     """singer-sdk message writer: fast JSON, buffered records, flush on anything else."""
 
     def serialize_message(self, message: t.Any) -> str:  # type: ignore[override]
-        return dumps(message.to_dict()).decode()
+        return dumps(_message_dict(message)).decode()
 
     def write_message(self, message: t.Any) -> None:
-        self.write_line(dumps(message.to_dict()), flush=True)
+        self.write_line(dumps(_message_dict(message)), flush=True)
 
     @staticmethod
     def raw_sink() -> t.Callable[[bytes], t.Any]:
@@ -89,6 +71,16 @@ class LoopMessageWriter(SingerWriter):
                     out.flush()
         except BrokenPipeError:
             raise target_gone() from None
+
+
+def _message_dict(message: t.Any) -> dict[str, t.Any]:
+    """The message as a dict; its ``time_extracted`` in ``isoformat`` (``+00:00``), as
+    the fast path writes it."""
+    data = message.to_dict()
+    extracted = data.get("time_extracted")
+    if isinstance(extracted, dt.datetime):
+        data["time_extracted"] = extracted.isoformat()
+    return data
 
 
 def target_gone() -> LoopTapError:

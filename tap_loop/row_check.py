@@ -14,12 +14,12 @@ A schema node without ``"type"`` accepts anything.
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from tap_loop.inference import (
+    _DATE_TIME_FAST,
     _DATES,
     _FORMAT_CHECKS,
     _HEADS,
@@ -37,6 +37,7 @@ from tap_loop.inference import (
     merge_schemas,
     value_schema,
 )
+from tap_loop.typed_rows import TypedRows, typed_rows
 
 __all__ = ["SchemaGuard", "describe_changes", "fits"]
 
@@ -167,14 +168,6 @@ _TYPE_NAMES: dict[type, str] = {
 #: Order in which the generated code tests exact types (most common first).
 _TYPE_TEST_ORDER = (str, _NoneType, int, float, bool, dict, list, Decimal, tuple)
 _MISSING = object()
-#: Date-times that surely exist: every day but February 29 (those go the slow way).
-#: A match implies ``is_date_time`` (tested); no match means: ask ``is_date_time``.
-_DATE_TIME_FAST = re.compile(
-    r"[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
-    r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))"
-    r"[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?"
-    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
-)
 
 
 class _CheckSource:
@@ -382,6 +375,9 @@ class SchemaGuard:
     #: hot path: a precompiled function, replaced when the schema widens (so look it up
     #: on the guard each time rather than keeping it).
     check: Callable[[Mapping[str, Any]], bool]
+    #: Decodes JSON text into rows that fit the schema (:mod:`tap_loop.typed_rows`);
+    #: None if msgspec's types cannot express the schema.
+    typed: TypedRows | None
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
         """Guard rows against ``schema``: an object schema with ``properties``.
@@ -394,7 +390,11 @@ class SchemaGuard:
         self._schema = schema
         props = schema.get("properties")
         self._props: Mapping[str, Any] | None = props if isinstance(props, Mapping) else None
-        self.check = _generated_checker(props) if self._props is not None else _accept_all
+        if self._props is None:
+            self.check, self.typed = _accept_all, None
+        else:
+            self.check = _generated_checker(self._props)
+            self.typed = typed_rows(self._props)
 
     @property
     def schema(self) -> dict[str, Any]:

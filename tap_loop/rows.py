@@ -2,11 +2,13 @@
 
 A JSON export is one array of row objects, laid out any way (one line, a row per line,
 pretty-printed). The reader reads a chunk, finds where the last complete top-level row in
-its buffer ends and parses the rows before that point with one ``orjson.loads`` call,
-which also validates the cut: ``[`` + those rows + ``]`` parses only when the cut falls
-between two top-level rows. The row end is found by counting brackets (C loops only:
-``bytes.count`` and ``rfind``), right unless a string holds unbalanced brackets; when
-orjson refuses such a cut, the buffer is scanned exactly instead, strings skipped whole
+its buffer ends and decodes the rows before that point in one call: as typed rows when
+the caller gives a typed decoder (:mod:`tap_loop.typed_rows`, which also checks them)
+and they all fit, else with ``orjson.loads``. Either validates the cut: ``[`` + those
+rows + ``]`` parses only when the cut falls between two top-level rows. The row end is
+found by counting braces (C loops only: ``bytes.count`` and ``rfind``), right unless a
+string holds unbalanced braces; when orjson refuses such a cut, the buffer is scanned
+exactly instead, strings skipped whole
 by one regular expression. What was scanned without finding a row end is remembered, so a
 buffer is never re-scanned or re-parsed as it grows, however long a row is or however
 many nested objects it holds.
@@ -53,8 +55,29 @@ class InvalidExport(DownloadError):
     """The export file is not a valid JSON array of objects (truncated or corrupt)."""
 
 
+#: Typed decoding of a chunk's JSON array text: its rows if all fit, else None.
+TypedDecode = t.Callable[[bytes], "list[t.Any] | None"]
+
+
+class Batch(t.NamedTuple):
+    """Consecutive rows of an export: dicts, or (``typed``) the Structs of
+    :mod:`tap_loop.typed_rows`, each of which fits the schema they were decoded with."""
+
+    rows: list[t.Any]
+    typed: bool
+
+
 def iter_json_rows(stream: t.BinaryIO) -> t.Iterator[dict[str, t.Any]]:
     """Yield each row object of the JSON array in ``stream``; raise InvalidExport if bad."""
+    for batch in iter_json_batches(stream):
+        yield from batch.rows
+
+
+def iter_json_batches(stream: t.BinaryIO, typed: TypedDecode | None = None) -> t.Iterator[Batch]:
+    """The rows of the JSON array in ``stream`` in order, in batches: the rows of each
+    chunk read (a row longer than ``MAX_BUFFER``: alone, read by ijson). With ``typed``,
+    a chunk it decodes gives its rows; any other is parsed into dicts.
+    Raises InvalidExport if bad."""
     first = stream.read(CHUNK)
     if first.startswith(BOM):
         LOGGER.info("The export starts with a UTF-8 byte order mark: ignored")
@@ -66,16 +89,18 @@ def iter_json_rows(stream: t.BinaryIO) -> t.Iterator[dict[str, t.Any]]:
             return
         raise InvalidExport(f"the export is not a JSON array (starts with {buffer[:10]!r})")
     buffer = buffer[1:]
-    scan = _Scan()
+    scan = _Scan(typed)
     while True:
         rows, buffer = scan.cut(buffer)
-        yield from rows
+        if rows:
+            yield Batch(rows, scan.typed_rows)
         if len(buffer) > MAX_BUFFER:
-            yield from _incremental(_Chain(b"[" + scan.strip_separator(buffer), stream))
+            tail = _Chain(b"[" + scan.strip_separator(buffer), stream)
+            yield from (Batch([row], False) for row in _incremental(tail))
             return
         data = stream.read(CHUNK)
         if not data:
-            yield from _last_rows(buffer, after_row=scan.after_row)
+            yield from _last_rows(buffer, after_row=scan.after_row, typed=typed)
             return
         buffer += data
 
@@ -112,14 +137,16 @@ class _Scan:
     next cut), so a long row arriving in many chunks costs linear time.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, typed: TypedDecode | None = None) -> None:
         self.after_row = False  # a row was cut before: the buffer starts with a separator
+        self.typed = typed
+        self.typed_rows = False  # the rows cut last are typed
         self._reset()
 
     def _reset(self) -> None:
-        self.counted = 0  # the bracket count has no zero before this offset ...
+        self.counted = 0  # the brace count has no zero before this offset ...
         self.counted_depth = 0  # ... where it stands at this value
-        self.distorted = False  # a string holds unbalanced brackets: the count is wrong
+        self.distorted = False  # a string holds unbalanced braces: the count is wrong
         self.scanned = 0  # the exact scan has found no row end before this offset ...
         self.scanned_depth = 0  # ... where the depth is this
 
@@ -144,10 +171,19 @@ class _Scan:
         self._reset()
         return rows, buffer[end:]
 
-    @staticmethod
-    def _rows(buffer: bytes, start: int, end: int) -> list[dict[str, t.Any]] | None:
+    def _rows(self, buffer: bytes, start: int, end: int) -> list[t.Any] | None:
+        """The rows of ``buffer[start:end]``, None if that is not a list of rows."""
+        text = bytearray(b"[")  # one copy of the rows, not two
+        text += memoryview(buffer)[start:end]
+        text += b"]"
+        self.typed_rows = False
+        if self.typed is not None:
+            rows = self.typed(text)
+            if rows is not None:
+                self.typed_rows = True
+                return rows
         try:
-            return _parse_array(b"[" + buffer[start:end] + b"]")
+            return _parse_array(text)
         except orjson.JSONDecodeError:
             return None
 
@@ -164,8 +200,8 @@ class _Scan:
         return match.end()
 
     def _counted_end(self, buffer: bytes, start: int) -> int:
-        """After the last ``}`` where the bracket count from ``start`` returns to zero; 0
-        if none. C loops only, and right unless a string holds unbalanced brackets (the
+        """After the last ``}`` where the brace count from ``start`` returns to zero; 0
+        if none. C loops only, and right unless a string holds unbalanced braces (the
         parse that follows tells)."""
         low, depth = start, 0
         if self.counted > start:
@@ -206,14 +242,11 @@ class _Scan:
 
 
 def _net(buffer: bytes, start: int, end: int) -> int:
-    """Opening minus closing brackets in ``buffer[start:end]`` (strings not skipped)."""
-    count = buffer.count
-    return (
-        count(b"{", start, end)
-        + count(b"[", start, end)
-        - count(b"}", start, end)
-        - count(b"]", start, end)
-    )
+    """Opening minus closing braces in ``buffer[start:end]`` (strings not skipped).
+
+    Braces alone find the rows' ends: rows are objects, so inside a row (arrays and all)
+    at least its own brace is open, and the count returns to zero only after it."""
+    return buffer.count(b"{", start, end) - buffer.count(b"}", start, end)
 
 
 def _parse_array(data: bytes) -> list[t.Any]:
@@ -232,8 +265,11 @@ def _parse_array(data: bytes) -> list[t.Any]:
     return rows
 
 
-def _last_rows(buffer: bytes, *, after_row: bool) -> t.Iterator[dict[str, t.Any]]:
-    """The rows left at the end of the file: ``[, ]row, row, ... ]`` and whitespace."""
+def _last_rows(
+    buffer: bytes, *, after_row: bool, typed: TypedDecode | None = None
+) -> t.Iterator[Batch]:
+    """The rows left at the end of the file (``[, ]row, row, ... ]`` and whitespace), as
+    one batch (or, read by ijson, a batch each)."""
     text = buffer.rstrip(_WS)
     if not text.endswith(b"]"):
         raise InvalidExport("the export ended before its closing ']' (truncated)")
@@ -244,12 +280,16 @@ def _last_rows(buffer: bytes, *, after_row: bool) -> t.Iterator[dict[str, t.Any]
         if body[:1] != b",":
             raise InvalidExport(f"rows of the export are not separated by ',' ({body[:20]!r})")
         body = body[1:]
-    try:
-        rows = _parse_array(b"[" + body + b"]")
-    except orjson.JSONDecodeError:
-        yield from _incremental(io.BytesIO(b"[" + body + b"]"))  # precise error, or rows
+    text = b"[" + body + b"]"
+    if typed is not None and (rows := typed(text)) is not None:
+        yield Batch(rows, True)
         return
-    yield from rows
+    try:
+        rows = _parse_array(text)
+    except orjson.JSONDecodeError:  # a precise error, or rows
+        yield from (Batch([row], False) for row in _incremental(io.BytesIO(text)))
+        return
+    yield Batch(rows, False)
 
 
 def _incremental(stream: t.BinaryIO) -> t.Iterator[dict[str, t.Any]]:

@@ -108,6 +108,19 @@ class SchemaTracker:
         )
         self._told: set[str] = set()
 
+    def decode(self, text: bytes) -> list[t.Any] | None:
+        """The rows of a chunk's JSON array text as typed rows if they all fit the
+        announced schema, else None (then they are parsed into dicts and observed)."""
+        typed = self.guard.typed
+        return None if typed is None else typed.decode(text)
+
+    def origin_setter(self, origin: dict[str, str]) -> t.Callable[[list[t.Any]], None] | None:
+        """Sets the tap's origin fields on typed rows, if those values fit the schema."""
+        typed = self.guard.typed
+        if typed is None or not self.guard.check(origin):
+            return None
+        return typed.setter(origin)
+
     def observe(self, row: dict[str, t.Any]) -> bool:
         """Check one row; widen and announce when it does not fit.
 

@@ -36,11 +36,12 @@ from tap_loop.inflight import IN_FLIGHT, entry_key, request_fingerprint, reusabl
 from tap_loop.output import LoopMessageWriter, dumps, target_gone
 from tap_loop.pipeline import ExportPipeline
 from tap_loop.progress import Progress
-from tap_loop.rows import InvalidExport, iter_json_rows
+from tap_loop.rows import Batch, InvalidExport, iter_json_batches
 from tap_loop.schema import SchemaTracker
 from tap_loop.sdk_private import write_starting_replication_value
 from tap_loop.settings import Settings, parse_datetime
 from tap_loop.signals import STOP, StopRequested
+from tap_loop.typed_rows import to_builtins
 from tap_loop.windows import Window, plan_windows, to_epoch, to_iso
 
 if t.TYPE_CHECKING:
@@ -68,6 +69,8 @@ class ReportStream(Stream):
         self._in_flight: dict[str, str] = {}
         self._in_flight_dirty = False
         self._tracker: SchemaTracker | None = None
+        #: The fast path is reading: rows may be typed rows (Structs), not dicts.
+        self._structs_out = False
         self._fingerprint = ""
         self.first_schema: FirstSchema | None = None  # set when there is no catalog
 
@@ -322,31 +325,48 @@ class ReportStream(Stream):
                 )
                 current = lifecycle.fetch_again(current, on_created=self._export_created)
 
-    def _read_rows(self, done: CompletedExport) -> t.Iterator[dict[str, t.Any]]:
+    def _read_rows(self, done: CompletedExport) -> t.Iterator[t.Any]:
         """The rows of one result file, decorated with their window and export id."""
         if self.first_schema is not None:
             self.first_schema.before_rows(done)
         if self.settings.result_format == "xlsx":
             from tap_loop.xlsx_rows import iter_xlsx_rows
 
-            yield from self._decorate(iter_xlsx_rows(done.path), done)
+            yield from self._decorate(
+                (Batch([row], False) for row in iter_xlsx_rows(done.path)), done
+            )
         else:
+            tracker = self._tracker
+            typed = tracker.decode if tracker is not None else None
             with done.path.open("rb") as handle:
-                yield from self._decorate(iter_json_rows(handle), done)
+                yield from self._decorate(iter_json_batches(handle, typed), done)
 
-    def _decorate(
-        self, source: t.Iterable[dict[str, t.Any]], done: CompletedExport
-    ) -> t.Iterator[dict[str, t.Any]]:
-        """Add the origin fields to each row and check it against the announced schema."""
-        start_iso, end_iso, export_id = done.window.start_iso, done.window.end_iso, done.export_id
-        observe = self._tracker.observe if self._tracker is not None else None
-        for row in source:
-            row[WINDOW_START] = start_iso
-            row[WINDOW_END] = end_iso
-            row[EXPORT_ID] = export_id
-            if observe is not None:
-                observe(row)
-            yield row
+    def _decorate(self, batches: t.Iterable[Batch], done: CompletedExport) -> t.Iterator[t.Any]:
+        """Add the origin fields to each row and check it against the announced schema.
+
+        Typed rows (decoded by the tracker, so they fit) go out as they are on the fast
+        path, as dicts on singer-sdk's general path. Other rows are checked one by one,
+        and a wider schema is announced before the row that needs it."""
+        window = done.window
+        origin = {
+            WINDOW_START: window.start_iso,
+            WINDOW_END: window.end_iso,
+            EXPORT_ID: done.export_id,
+        }
+        for rows, typed in batches:
+            tracker = self._tracker
+            if typed:
+                set_origin = tracker.origin_setter(origin) if tracker is not None else None
+                if set_origin is not None:
+                    set_origin(rows)
+                    yield from rows if self._structs_out else map(to_builtins, rows)
+                    continue
+                rows = [to_builtins(row) for row in rows]
+            for row in rows:
+                row.update(origin)
+                if tracker is not None:
+                    tracker.observe(row)
+                yield row
 
     def generate_child_contexts(
         self, record: dict[str, t.Any], context: t.Any
@@ -400,6 +420,7 @@ class ReportStream(Stream):
         if not fast:
             yield from super()._sync_records(context, write_messages=write_messages)
             return
+        self._structs_out = True  # rows may be typed rows: dumps writes them as dicts
         extracted = dt.datetime.now(dt.timezone.utc).isoformat()
         head = b'{"type":"RECORD","stream":' + dumps(self.name) + b',"record":'
         tail = b',"time_extracted":"' + extracted.encode() + b'"}\n'
@@ -426,6 +447,7 @@ class ReportStream(Stream):
             except BrokenPipeError:
                 raise target_gone() from None
             finally:
+                self._structs_out = False
                 counter.increment(pending)
                 gc.set_threshold(*thresholds)
         self.finalize_state_progress_markers(self.stream_state)  # and its final STATE

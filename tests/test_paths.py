@@ -3,8 +3,8 @@
 Each case runs the tap twice against the same sandbox rows over real HTTP: once as
 shipped (``python -m tap_loop``, so the production decision ``_fast_records`` picks the
 path) and once with ``_fast_records`` patched to False in the process (singer-sdk's
-general path). The Singer output (SCHEMA, RECORD and STATE messages in order,
-``time_extracted`` aside, export ids by order of appearance) must be identical. Every case
+general path). The Singer output (SCHEMA, RECORD and STATE messages in order, keys in
+order, ``time_extracted`` aside, export ids by order of appearance) must be identical. Every case
 has schema drift inside the run (a field appears from the second day on), and every
 stream the maps produce must have been told of each field its records carry.
 """
@@ -19,6 +19,7 @@ import typing as t
 
 import pytest
 
+from loop_sandbox.rows import count_rows
 from tests.helpers import DAY, EPOCH_2026_11_01, parse_messages, tap_env
 from tests.test_contract import assert_records_fit_their_schema
 
@@ -31,6 +32,17 @@ GENERAL = (
 
 CASES: dict[str, tuple[dict[str, t.Any], str]] = {
     "no maps": ({}, "fast"),
+    # rows whose keys (nested ones too) come in varying orders: typed rows go out in the
+    # schema's order, rows read as dicts (the drifted chunk) in the export's, on both paths
+    "shuffled keys": ({"sandbox": {"shuffled_keys": True}}, "fast"),
+    "shuffled keys, flattened": (
+        {"sandbox": {"shuffled_keys": True}, "flattening_enabled": True, "flattening_max_depth": 2},
+        "singer-sdk general",
+    ),
+    "shuffled keys, no catalog": (
+        {"sandbox": {"shuffled_keys": True}, "no_catalog": True},
+        "fast",
+    ),
     "xlsx": ({"result_format": "xlsx"}, "fast"),
     "alias": ({"stream_maps": {"report": {"__alias__": "loop_report"}}}, "singer-sdk general"),
     "drop, add, rename": (
@@ -151,7 +163,9 @@ def test_fast_path_output_equals_the_general_path(sandbox, config, catalog, tmp_
         catalog = None
     # deterministic STATE sequence: one export at a time, each still processing when the
     # tap first looks (so its in-flight STATE always comes before its rows)
-    sandbox.configure(processing_seconds=0.6, drift_after=START + DAY + DAY // 2)
+    sandbox.configure(
+        processing_seconds=0.6, drift_after=START + DAY + DAY // 2, **extra.pop("sandbox", {})
+    )
     settings = {**config, **extra, "max_concurrent_exports": 1}
     shipped, shipped_log = run(
         [sys.executable, "-m", "tap_loop"], settings, catalog, tmp_path, "shipped"
@@ -163,6 +177,8 @@ def test_fast_path_output_equals_the_general_path(sandbox, config, catalog, tmp_
     assert "Records go out on the singer-sdk general path" in general_log
     ids = list(sandbox.exports)
     assert normalised(shipped, ids) == normalised(general, ids)
+    # the same bytes: key order too (dict equality ignores it; the JSON text does not)
+    assert json.dumps(normalised(shipped, ids)) == json.dumps(normalised(general, ids))
     if no_catalog:  # each run exported its three windows and nothing else (no sample)
         posts = [r for r in sandbox.requests if r["method"] == "POST"]
         assert len(posts) == 2 * 3
@@ -179,3 +195,35 @@ def test_fast_path_output_equals_the_general_path(sandbox, config, catalog, tmp_
     else:
         assert not any("sentimentScore" in m["record"] for m in records)
         assert not any("teamName" in m["record"] for m in records)
+
+
+COUNTING = (
+    "import atexit, sys; import tap_loop.typed_rows as typed_rows; "
+    "original = typed_rows.TypedRows.decode; counts = {'typed': 0, 'dicts': 0}\n"
+    "def decode(self, text):\n"
+    "    rows = original(self, text); counts['dicts' if rows is None else 'typed'] += 1\n"
+    "    return rows\n"
+    "typed_rows.TypedRows.decode = decode\n"
+    "atexit.register(lambda: print('CHUNKS', counts['typed'], counts['dicts'], file=sys.stderr))\n"
+    "from tap_loop.tap import TapLoop; sys.argv[0] = 'tap-loop'; TapLoop.cli()"
+)
+
+
+@pytest.mark.parametrize("path", ["fast", "general"])
+def test_chunks_are_read_as_typed_rows_except_where_a_row_drifts(
+    sandbox, config, catalog, tmp_path, path
+):
+    """Typed rows are the rule (so the speed of issue 11 holds), on both paths: of the
+    three one-day exports (a chunk each), only the one whose rows gain a field is read
+    as dicts; after the wider schema, the next day is typed again."""
+    sandbox.configure(drift_after=START + DAY + DAY // 2, shuffled_keys=True)
+    settings = {**config, "max_concurrent_exports": 1}
+    if path == "general":
+        settings["flattening_enabled"], settings["flattening_max_depth"] = True, 1
+    messages, log = run([sys.executable, "-c", COUNTING], settings, catalog, tmp_path, path)
+    assert f"Records go out on the {'fast' if path == 'fast' else 'singer-sdk general'} path" in log
+    assert "CHUNKS 2 1" in log
+    records = [m for m in messages if m["type"] == "RECORD"]
+    # every row (a row at a window's boundary second comes in both windows)
+    ids = {m["record"]["id"] for m in records}
+    assert len(ids) == count_rows(START, START + 3 * DAY, rows_per_day=48)

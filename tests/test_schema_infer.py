@@ -21,8 +21,10 @@ from tap_loop.inference import (
     json_type,
     merge_schemas,
 )
+from tap_loop.output import dumps
 from tap_loop.row_check import SchemaGuard, describe_changes
 from tap_loop.row_check import fits as _fits
+from tap_loop.typed_rows import to_builtins
 from tests.schema_helpers import new_fields, widened
 
 NULL = "null"
@@ -934,3 +936,183 @@ def test_date_time_fast_pattern_implies_is_date_time() -> None:
         row = {"at": s}
         assert g.check(row) is is_date_time(s) is _fits(g.schema, row), s
     assert matched > 500
+
+
+# -------------------------------------------------- typed rows == reference check
+
+_EXACT = (type(None), bool, int, float, str, dict, list)
+
+
+def _json_text(rows: list[Any]) -> bytes | None:
+    """The rows as a JSON array (None if a value is not JSON)."""
+    try:
+        return json.dumps(rows, allow_nan=False, default=_not_json).encode()
+    except (TypeError, ValueError):
+        return None
+
+
+def _not_json(value: Any) -> Any:
+    if isinstance(value, (tuple, Decimal)):
+        return list(value) if isinstance(value, tuple) else float(value)
+    raise TypeError
+
+
+def _assert_typed_agrees(g: SchemaGuard, rows: list[Any]) -> bool:
+    """Typed decoding accepts a JSON array exactly when every row (as parsed) fits, and
+    then gives the same values, in the schema's order, written as the dicts would be."""
+    text = _json_text(rows)
+    if text is None:
+        return False
+    parsed = json.loads(text)
+    assert g.typed is not None
+    typed = g.typed.decode(text)
+    expected = all(_fits(g.schema, row) for row in parsed)
+    assert (typed is not None) is expected, (g.schema, parsed)
+    if typed is None:
+        return False
+    order = list(g.schema["properties"])
+    for struct, row in zip(typed, parsed, strict=True):
+        as_dict = to_builtins(struct)
+        assert _same(as_dict, row)  # types too: 3 stays 3, not 3.0
+        assert list(as_dict) == [key for key in order if key in row]  # the schema's order
+        assert dumps(struct) == dumps(as_dict)
+        assert json.loads(dumps(struct)) == row
+    return True
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_typed_rows_agree_with_reference_on_random_schemas(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(50):  # msgspec refuses names with '"' or '\\': no typed rows for those
+        props = {k: _random_node(rng, 1) for k in rng.sample(_KEYS, rng.randint(0, len(_KEYS)))}
+        schema = {"type": "object", "properties": props}
+        g = SchemaGuard(schema)
+        if g.typed is not None:
+            break
+        assert '"' in json.dumps(list(_names(schema)))
+    accepted = 0
+    for _ in range(150):
+        rows = [_random_fitting(rng, schema) for _ in range(rng.choice([1, 1, 2, 5, 30]))]
+        accepted += _assert_typed_agrees(g, [row if isinstance(row, dict) else {} for row in rows])
+    assert accepted > 0
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_typed_rows_agree_with_reference_on_inferred_schemas(seed: int) -> None:
+    rng = random.Random(2000 + seed)
+    rows = [_random_row(rng) for _ in range(rng.randint(1, 10))]
+    g = SchemaGuard(infer_schema(rows))
+    assert _assert_typed_agrees(g, rows)
+    for _ in range(60):
+        _assert_typed_agrees(g, [_random_row(rng) for _ in range(rng.randint(1, 6))])
+
+
+def test_typed_rows_nested_lists_dates_numbers_and_missing_keys() -> None:
+    event = {
+        "at": nullable("string", format="date-time"),
+        "n": nullable("integer"),
+        "x": nullable("number"),
+        "by": {"type": "object", "properties": {"e": {"type": "string"}}},
+    }
+    schema = obj(
+        events=nullable("array", items=nullable("object", properties=event)),
+        day={"type": "string", "format": "date"},
+    )
+    g = SchemaGuard(schema)
+    typed = g.typed
+    assert typed is not None
+    good = {"events": [{"at": "2026-11-01T12:00:00Z", "n": 10**30, "x": 3, "by": {"e": "x"}}]}
+    leap = {"events": [{"at": "2024-02-29T00:00:00Z", "x": 2.5}], "day": "2024-02-29"}
+    rows = [good, {}, {"events": None}, {"events": []}, leap, {"day": "2026-11-01"}]
+    decoded = typed.decode(orjson_like(rows))
+    assert decoded is not None and [to_builtins(row) for row in decoded] == rows
+    assert (
+        dumps(decoded[0])
+        == b'{"events":[{"at":"2026-11-01T12:00:00Z","n":%d,"x":3,' % (10**30)
+        + b'"by":{"e":"x"}}]}'
+    )  # 3 stays an integer, 10**30 exact
+    for bad in [
+        {"events": [{"at": "2026-02-29T00:00:00Z"}]},  # no such day
+        {"events": [{"at": "2026-11-01 12:00:00Z"}]},  # msgspec's datetime would take it
+        {"events": [{"n": True}]},  # bool is not integer
+        {"events": [{"n": 1.0}]},  # nor is 1.0
+        {"events": [{"by": {"e": None}}]},  # e is not nullable
+        {"events": [{"by": None}]},  # by is not nullable
+        {"events": [{"new": 1}]},  # a new nested field
+        {"day": None},
+        {"day": "2026-11-31"},
+        {"other": 1},
+    ]:
+        assert typed.decode(orjson_like([good, bad, good])) is None, bad
+        assert not _fits(g.schema, bad)
+    assert typed.decode(b"[{]") is None  # not JSON: the reader's own parser says why
+    set_origin = typed.setter({"day": "2026-11-02"})
+    assert set_origin is not None and typed.setter({"unknown": "x"}) is None
+    set_origin(decoded)
+    assert to_builtins(decoded[1]) == {"day": "2026-11-02"}
+
+
+def test_no_typed_rows_for_schemas_msgspec_cannot_say() -> None:
+    assert SchemaGuard({"type": "object", "properties": {1: {"type": "integer"}}}).typed is None
+    assert SchemaGuard(obj(a={"type": "email"})).typed is None
+    assert SchemaGuard(obj(a={"type": []})).typed is None
+    assert SchemaGuard({"type": "object"}).typed is None  # every row fits: no check at all
+    assert SchemaGuard(obj(**{'q"uote': {"type": "integer"}})).typed is None  # msgspec: no
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, and of the same types all the way down (``3 != 3.0`` here)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is dict:
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if type(a) is list:
+        return len(a) == len(b) and all(map(_same, a, b))
+    return a == b or (a != a and b != b)
+
+
+def _names(node: Any) -> Any:
+    """Every property name in the schema, at any depth."""
+    if isinstance(node, dict):
+        for key, sub in (node.get("properties") or {}).items():
+            yield key
+            yield from _names(sub)
+        yield from _names(node.get("items"))
+
+
+def orjson_like(rows: list[Any]) -> bytes:
+    return json.dumps(rows, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# ------------------------------------------------ column-wise inference == row by row
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_inference_by_columns_equals_row_by_row(seed: int) -> None:
+    """``add_rows`` (a batch at a time, column by column) infers exactly what ``add``
+    row by row does: the same schema, property order included, and the same key
+    candidates (fields never null)."""
+    from tap_loop.discovery import Sample
+
+    rng = random.Random(3000 + seed)
+    if seed % 2:
+        schema = infer_schema([_random_row(rng) for _ in range(5)])
+        rows = [_random_fitting(rng, schema) for _ in range(rng.randint(1, 60))]
+        rows = [row for row in rows if isinstance(row, dict) and _json_text([row])]
+    else:
+        rows = [_random_row(rng) for _ in range(rng.randint(1, 60))]
+    one_by_one, by_columns = SchemaInferrer(), SchemaInferrer()
+    sample_rows, sample_columns = Sample(), Sample()
+    for row in rows:
+        one_by_one.add(row)
+        sample_rows.add(row)
+    at = 0
+    while at < len(rows):
+        size = rng.choice([1, 2, 7, 100])
+        by_columns.add_rows(rows[at : at + size])
+        sample_columns.add_rows(rows[at : at + size])
+        at += size
+    assert json.dumps(by_columns.schema()) == json.dumps(one_by_one.schema())
+    assert by_columns.rows == one_by_one.rows == len(rows)
+    assert sample_columns.never_null == sample_rows.never_null
+    assert json.dumps(sample_columns.inferrer.schema()) == json.dumps(one_by_one.schema())

@@ -1,0 +1,207 @@
+"""Typed rows: the JSON text of a chunk of rows decoded and checked in one C pass.
+
+The reader hands over each chunk of the export as one JSON array (``[row, row, ...]``).
+:class:`TypedRows` translates the announced schema into msgspec types (an object with
+properties becomes a ``Struct`` that forbids unknown fields, ``integer`` an ``int``
+that refuses ``true`` and ``1.0``, ``number`` an ``int`` or ``float`` as written, ...)
+and decodes the chunk with them: parsing and checking every value's type happen in C,
+and the Structs are cheaper to make, and to write out, than dicts. Strings with a
+``date-time`` or ``date`` format are then gathered from the Structs, column by column,
+and each distinct one is checked (msgspec's own datetime type accepts forms the tap
+does not, such as a space for ``T``, and its pattern constraint costs microseconds a
+value).
+
+The answer is *sound*: rows only if every row fits the schema as
+:func:`tap_loop.row_check.fits` defines it. None may also mean "not sure" (text that
+msgspec refuses, a number beyond a float's range): the caller then parses that chunk
+into dicts and checks it row by row, which also finds where a wider schema must be
+announced. A schema the translation cannot express (a type name JSON Schema does not
+have, a property name that is not a string) gets no typed rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+from collections.abc import Callable, Mapping
+from itertools import compress, repeat
+from operator import attrgetter
+from typing import Any, Union
+
+import msgspec
+
+from tap_loop.inference import _DATE_TIME_FAST, _is_any, _types_of, is_date, is_date_time
+
+__all__ = ["TypedRows", "to_builtins", "typed_rows"]
+
+_SCALARS: dict[str, tuple[Any, ...]] = {
+    "null": (None,),
+    "boolean": (bool,),
+    "integer": (int,),
+    "number": (int, float),  # each number as written: 3 stays an int, 3.0 a float
+}
+#: A probe checks the formatted strings at and below one place of the schema, given
+#: the decoded values found there (a column: one per row, list element or object).
+Probe = Callable[[list[Any]], bool]
+_from_iterable = itertools.chain.from_iterable
+_date_time_fast = _DATE_TIME_FAST.fullmatch
+_is = operator.is_
+
+
+def _date_times(strings: set[str]) -> bool:
+    """One regular expression a distinct string (a match surely exists), the exact check
+    only if one does not match."""
+    return all(map(_date_time_fast, strings)) or all(map(is_date_time, strings))
+
+
+def _dates(strings: set[str]) -> bool:
+    return all(map(is_date, strings))
+
+
+_FORMATS: dict[str, Callable[[set[str]], bool]] = {"date-time": _date_times, "date": _dates}
+
+
+def _of_type(values: list[Any], kind: type) -> list[Any]:
+    """The values whose exact type is ``kind`` (C loops)."""
+    return list(compress(values, map(_is, map(type, values), repeat(kind))))
+
+
+class _Untranslatable(Exception):
+    """The schema holds something msgspec's types cannot say exactly."""
+
+
+class _Types:
+    """msgspec types for schema nodes (one Struct per object with properties), and the
+    probes that check their formatted strings."""
+
+    def __init__(self) -> None:
+        self.count = itertools.count()
+
+    def node(self, node: Any) -> tuple[Any, Probe | None]:
+        """The type of the values that fit ``node``, and a probe if it holds formats."""
+        if _is_any(node):
+            return Any, None
+        names = _types_of(node) or []
+        if not names:
+            raise _Untranslatable("a node without any type")
+        members: list[Any] = []
+        probes: list[Probe] = []
+        for name in dict.fromkeys(names):
+            if name in _SCALARS:
+                members.extend(_SCALARS[name])
+            elif name == "string":
+                members.append(str)
+                strings = _FORMATS.get(node.get("format"))  # type: ignore[arg-type]
+                if strings is not None:
+                    probes.append(lambda values, s=strings: s(set(_of_type(values, str))))
+            elif name == "object":
+                props = node.get("properties")
+                if props is None:
+                    members.append(dict)
+                    continue
+                struct, probe = self.struct(props)
+                members.append(struct)
+                if probe is not None:
+                    probes.append(lambda values, k=struct, p=probe: p(_of_type(values, k)))
+            elif name == "array":
+                items = node.get("items")
+                if _is_any(items):
+                    members.append(list)
+                    continue
+                item_type, probe = self.node(items)
+                members.append(list[item_type])  # type: ignore[valid-type]
+                if probe is not None:
+                    probes.append(
+                        lambda values, p=probe: p([*_from_iterable(_of_type(values, list))])
+                    )
+            else:
+                raise _Untranslatable(f"type {name!r}")
+        members = list(dict.fromkeys(members))  # "integer" and "number": one int
+        kind = Union[tuple(members)] if len(members) > 1 else members[0]  # noqa: UP007
+        return kind, _all(probes)
+
+    def struct(self, props: Mapping[str, Any]) -> tuple[type[msgspec.Struct], Probe | None]:
+        """A Struct for an object with these properties (none required, no other field),
+        and a probe for the formats among them, given a list of such Structs."""
+        fields: list[tuple[str, Any, Any]] = []
+        rename: dict[str, str] = {}
+        probes: list[Probe] = []
+        for index, (key, sub) in enumerate(props.items()):
+            if type(key) is not str:
+                raise _Untranslatable("a property name that is not a string")
+            field = f"f{index}"
+            rename[field] = key
+            kind, probe = self.node(sub)
+            fields.append((field, Union[kind, msgspec.UnsetType], msgspec.UNSET))  # noqa: UP007
+            if probe is not None:
+                get = attrgetter(field)
+                probes.append(lambda objects, g=get, p=probe: p(list(map(g, objects))))
+        struct = msgspec.defstruct(
+            f"Object{next(self.count)}",
+            fields,
+            rename=rename,
+            forbid_unknown_fields=True,
+            gc=False,
+        )
+        return struct, _all(probes)
+
+
+def _all(probes: list[Probe]) -> Probe | None:
+    if not probes:
+        return None
+    if len(probes) == 1:
+        return probes[0]
+    return lambda values: all(probe(values) for probe in probes)
+
+
+class TypedRows:
+    """Rows of one schema, decoded from their JSON text straight into msgspec Structs.
+
+    ``decode(text)`` gives the rows of a JSON array as Structs when every one fits the
+    schema (types in C, formats by the probes), else None. A Struct lists the fields in
+    the schema's order and leaves out those a row does not have; ``output.dumps`` writes
+    it, ``to_builtins`` makes it a dict (for singer-sdk's general path). Values are
+    exactly what the text says (integers of any size, numbers as int or float as
+    written, strings, nested objects).
+    """
+
+    def __init__(self, props: Mapping[str, Any]) -> None:
+        """Raises _Untranslatable (or TypeError...) when msgspec cannot say the schema."""
+        struct, self._probe = _Types().struct(props)
+        self._decode = msgspec.json.Decoder(list[struct]).decode  # type: ignore[valid-type]
+        self.fields = {key: f"f{index}" for index, key in enumerate(props)}
+
+    def decode(self, text: bytes) -> list[Any] | None:
+        """The rows of the JSON array ``text`` as Structs if all fit, else None."""
+        try:
+            rows = self._decode(text)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return None
+        probe = self._probe
+        return rows if probe is None or probe(rows) else None
+
+    def setter(self, values: Mapping[str, Any]) -> Callable[[list[Any]], None] | None:
+        """Sets these fields on each Struct of a list; None if one is not in the schema."""
+        try:
+            names = [(self.fields[key], value) for key, value in values.items()]
+        except KeyError:
+            return None
+
+        def set_all(rows: list[Any]) -> None:
+            for row in rows:
+                for name, value in names:
+                    setattr(row, name, value)
+
+        return set_all
+
+
+def typed_rows(props: Mapping[str, Any]) -> TypedRows | None:
+    """Typed rows for the object schema with these properties; None when msgspec's
+    types cannot express it exactly."""
+    try:
+        return TypedRows(props)
+    except (_Untranslatable, TypeError, ValueError, RecursionError):
+        return None
+
+
+to_builtins = msgspec.to_builtins
