@@ -73,10 +73,8 @@ class Sample:
 
     def add_rows(self, rows: list[dict[str, t.Any]]) -> None:
         """Take these rows into account, column by column, ``_BATCH`` rows at a time."""
-        for at in range(_BATCH, len(rows), _BATCH):
-            self._add_batch(rows[at - _BATCH : at])
-        if rows:
-            self._add_batch(rows[(len(rows) - 1) // _BATCH * _BATCH :])
+        for at in range(0, len(rows), _BATCH):
+            self._add_batch(rows[at : at + _BATCH])
 
     def _add_batch(self, rows: list[dict[str, t.Any]]) -> None:
         self.rows += len(rows)

@@ -246,9 +246,10 @@ _from_iterable = chain.from_iterable
 _dict_get = dict.get
 
 
-def _of_type(values: list[Any], kinds: set[type], kind: type) -> list[Any]:
-    """The values of exact type ``kind`` (all of them when it is the only type)."""
-    if len(kinds) == 1:
+def _of_type(values: list[Any], kind: type, kinds: set[type] | None = None) -> list[Any]:
+    """The values of exact type ``kind`` (C loops); all of them when ``kinds``, the
+    values' types, is that one type."""
+    if kinds is not None and len(kinds) == 1:
         return values
     return list(compress(values, map(operator.is_, map(type, values), repeat(kind))))
 
@@ -291,7 +292,7 @@ class _Acc:
             return
         self.types.update(_PY_TO_JSON[kind] for kind in kinds)
         if str in kinds and self.fmt is not None:
-            formats = set(map(_string_format, set(_of_type(values, kinds, str))))
+            formats = set(map(_string_format, set(_of_type(values, str, kinds))))
             fmt = self.fmt
             if len(formats) == 1:
                 (seen,) = formats
@@ -299,9 +300,9 @@ class _Acc:
             else:
                 self.fmt = None
         if dict in kinds:
-            self.add_objects(_of_type(values, kinds, dict))
+            self.add_objects(_of_type(values, dict, kinds))
         if list in kinds:
-            elements = [*_from_iterable(_of_type(values, kinds, list))]
+            elements = [*_from_iterable(_of_type(values, list, kinds))]
             if elements:
                 if self.items is None:
                     self.items = _Acc()

@@ -176,16 +176,12 @@ class _Scan:
         text = bytearray(b"[")  # one copy of the rows, not two
         text += memoryview(buffer)[start:end]
         text += b"]"
-        self.typed_rows = False
-        if self.typed is not None:
-            rows = self.typed(text)
-            if rows is not None:
-                self.typed_rows = True
-                return rows
         try:
-            return _parse_array(text)
+            batch = _decode(text, self.typed)
         except orjson.JSONDecodeError:
             return None
+        self.typed_rows = batch.typed
+        return batch.rows
 
     def strip_separator(self, buffer: bytes) -> bytes:
         """``buffer`` without the ``,`` that must separate it from the row cut before."""
@@ -249,6 +245,14 @@ def _net(buffer: bytes, start: int, end: int) -> int:
     return buffer.count(b"{", start, end) - buffer.count(b"}", start, end)
 
 
+def _decode(text: bytes, typed: TypedDecode | None) -> Batch:
+    """The rows of a JSON array text: typed rows if ``typed`` decodes them all, else
+    parsed into dicts. Raises ``orjson.JSONDecodeError`` if the text is not valid."""
+    if typed is not None and (rows := typed(text)) is not None:
+        return Batch(rows, True)
+    return Batch(_parse_array(text), False)
+
+
 def _parse_array(data: bytes) -> list[t.Any]:
     """Parse a JSON array of row objects; integers keep their exact value.
 
@@ -281,15 +285,10 @@ def _last_rows(
             raise InvalidExport(f"rows of the export are not separated by ',' ({body[:20]!r})")
         body = body[1:]
     text = b"[" + body + b"]"
-    if typed is not None and (rows := typed(text)) is not None:
-        yield Batch(rows, True)
-        return
     try:
-        rows = _parse_array(text)
+        yield _decode(text, typed)
     except orjson.JSONDecodeError:  # a precise error, or rows
         yield from (Batch([row], False) for row in _incremental(io.BytesIO(text)))
-        return
-    yield Batch(rows, False)
 
 
 def _incremental(stream: t.BinaryIO) -> t.Iterator[dict[str, t.Any]]:

@@ -22,15 +22,21 @@ have, a property name that is not a string) gets no typed rows.
 from __future__ import annotations
 
 import itertools
-import operator
 from collections.abc import Callable, Mapping
-from itertools import compress, repeat
 from operator import attrgetter
 from typing import Any, Union
 
 import msgspec
 
-from tap_loop.inference import _DATE_TIME_FAST, _is_any, _types_of, is_date, is_date_time
+from tap_loop.inference import (
+    _DATE_TIME_FAST,
+    _from_iterable,
+    _is_any,
+    _of_type,
+    _types_of,
+    is_date,
+    is_date_time,
+)
 
 __all__ = ["TypedRows", "to_builtins", "typed_rows"]
 
@@ -43,9 +49,7 @@ _SCALARS: dict[str, tuple[Any, ...]] = {
 #: A probe checks the formatted strings at and below one place of the schema, given
 #: the decoded values found there (a column: one per row, list element or object).
 Probe = Callable[[list[Any]], bool]
-_from_iterable = itertools.chain.from_iterable
 _date_time_fast = _DATE_TIME_FAST.fullmatch
-_is = operator.is_
 
 
 def _date_times(strings: set[str]) -> bool:
@@ -59,11 +63,6 @@ def _dates(strings: set[str]) -> bool:
 
 
 _FORMATS: dict[str, Callable[[set[str]], bool]] = {"date-time": _date_times, "date": _dates}
-
-
-def _of_type(values: list[Any], kind: type) -> list[Any]:
-    """The values whose exact type is ``kind`` (C loops)."""
-    return list(compress(values, map(_is, map(type, values), repeat(kind))))
 
 
 class _Untranslatable(Exception):
