@@ -83,13 +83,9 @@ class ApiHandler(BaseHandler):
             return
         spec = RenderSpec(
             **args,
-            rows_per_day=cfg.rows_per_day,
-            seed=cfg.seed,
-            drift_after=cfg.drift_after,
+            **cfg.row_options(),
             bom=cfg.json_bom,
             empty_as_zero_bytes=cfg.empty_as_zero_bytes,
-            big_integers=cfg.big_integers,
-            shuffled_keys=cfg.shuffled_keys,
         )
         extra = float(fault.get("seconds", 1)) if fault and fault.kind == "slow" else 0.0
         user = req.headers.get("x-impersonate-user") or None

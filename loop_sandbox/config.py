@@ -9,6 +9,9 @@ from typing import Any
 
 from loop_sandbox.rows import slot_params
 
+#: Options of ``generate_rows`` (and fields of ``RenderSpec``) under the same names.
+ROW_OPTIONS = ("rows_per_day", "seed", "drift_after", "big_integers", "shuffled_keys")
+
 
 @dataclass(frozen=True)
 class SandboxConfig:
@@ -73,6 +76,10 @@ class SandboxConfig:
         ):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be a boolean")
+
+    def row_options(self) -> dict[str, Any]:
+        """The options that decide which rows an export holds (``generate_rows``'s)."""
+        return {name: getattr(self, name) for name in ROW_OPTIONS}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able view (sets become sorted lists)."""

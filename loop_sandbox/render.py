@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from loop_sandbox.config import ROW_OPTIONS
 from loop_sandbox.rows import generate_rows
 
 BATCH_ROWS = 4096
@@ -53,12 +54,8 @@ class RenderSpec:
             team_ids=self.team_ids,
             teammate_ids=self.teammate_ids,
             customer_ids=self.customer_ids,
-            rows_per_day=self.rows_per_day,
-            seed=self.seed,
-            drift_after=self.drift_after,
             fresh=fresh,
-            big_integers=self.big_integers,
-            shuffled_keys=self.shuffled_keys,
+            **{name: getattr(self, name) for name in ROW_OPTIONS},
         )
 
     def filters(self) -> dict[str, list[str]]:

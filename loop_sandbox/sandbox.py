@@ -210,11 +210,7 @@ class Sandbox:
                 team_ids=team_ids,
                 teammate_ids=teammate_ids,
                 customer_ids=customer_ids,
-                rows_per_day=cfg.rows_per_day,
-                seed=cfg.seed,
-                drift_after=cfg.drift_after,
-                big_integers=cfg.big_integers,
-                shuffled_keys=cfg.shuffled_keys,
+                **cfg.row_options(),
             )
         )
 
