@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tap_loop.windows import to_iso as iso  # noqa: E402, F401 (re-exported)
+from tap_loop.loop_api.windows import to_iso as iso  # noqa: E402, F401 (re-exported)
 
 TOKEN = "bench-token"
 START = 1_793_491_200  # 2026-11-01T00:00:00Z

@@ -11,7 +11,7 @@ import orjson
 import requests
 from _common import completed_export_url
 
-from tap_loop.rows import iter_json_rows
+from tap_loop.results.json_rows import iter_json_rows
 
 url = completed_export_url(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
 count = 0

@@ -4,7 +4,7 @@ holding long lists of nested objects, each in its own process (peak RSS from wai
     .venv/bin/python benchmarks/reader.py [--mb 60] [--events 60 200] [--repeat 3]
 
 raw: read the file whole, ``orjson.loads`` it, write a RECORD line per row (orjson);
-reader: ``tap_loop.rows.iter_json_rows`` over the open file, the same RECORD lines.
+reader: ``tap_loop.results.json_rows.iter_json_rows`` over the open file, the same RECORD lines.
 Both write to /dev/null. The rows are the sandbox's rows plus ``--events`` nested event
 objects each (the shape of ``throughput.py --shape nested``).
 """
@@ -31,7 +31,7 @@ for row in rows:
 """
 READER = """
 import sys, orjson
-from tap_loop.rows import iter_json_rows
+from tap_loop.results.json_rows import iter_json_rows
 out = open("/dev/null", "wb")
 with open(sys.argv[1], "rb") as handle:
     for row in iter_json_rows(handle):

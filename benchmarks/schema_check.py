@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import orjson
 
-from tap_loop.inference import infer_schema
-from tap_loop.output import dumps
-from tap_loop.row_check import SchemaGuard, fits
+from tap_loop.core.output import dumps
+from tap_loop.schemas.inference import infer_schema
+from tap_loop.schemas.row_check import SchemaGuard, fits
 
 
 def make_row(i: int) -> dict[str, Any]:

@@ -10,38 +10,37 @@ schema. No token, or an empty sample: the tap's own fields only, with a warning.
 from __future__ import annotations
 
 import io
-import itertools
 import logging
 import shutil
 import tempfile
 import typing as t
 from pathlib import Path
 
-from tap_loop.errors import DownloadError, ExportFailed, RangeTooLarge
-from tap_loop.export import MAX_INVALID_DOWNLOADS, CompletedExport, ExportLifecycle
-from tap_loop.inference import SchemaInferrer
-from tap_loop.rows import InvalidExport, RowFeeder, iter_json_rows
-from tap_loop.schema import build_schema, choose_keys, ensure_key_fields
-from tap_loop.settings import Settings, SettingsError
-from tap_loop.windows import Window, to_epoch
+from tap_loop.config.settings import Run, Settings, SettingsError
+from tap_loop.core.errors import DownloadError, ExportFailed, RangeTooLarge
+from tap_loop.loop_api.lifecycle import MAX_INVALID_DOWNLOADS, CompletedExport, ExportLifecycle
+from tap_loop.loop_api.windows import Window, to_epoch
+from tap_loop.results.json_rows import InvalidExport, RowFeeder
+from tap_loop.results.open import first_rows
+from tap_loop.schemas.build import build_schema, choose_keys, with_keys
+from tap_loop.schemas.sample import Sample
 
 if t.TYPE_CHECKING:
-    from tap_loop.tap import TapLoop
+    from singer_sdk.singerlib import Catalog
 
 LOGGER = logging.getLogger("tap_loop.discovery")
 
 
-def discover_schema(tap: TapLoop) -> tuple[dict[str, t.Any], list[str]]:
+def discover_schema(catalog: Catalog | None, run: Run) -> tuple[dict[str, t.Any], list[str]]:
     """The stream's schema and key properties (see the module docstring)."""
-    catalog = tap.input_catalog
     entry = catalog.get_stream("report") if catalog else None
     if entry is not None:
         return entry.schema.to_dict(), list(entry.key_properties or [])
     try:
-        settings = tap.settings
+        settings = run.settings
     except SettingsError as exc:
         LOGGER.warning("Settings are incomplete (%s): discovery without a sample", exc)
-        return _with_keys(build_schema(None, _overrides(tap.config)), _keys(tap.config))
+        return with_keys(build_schema(None, _overrides(run.config)), _keys(run.config))
     if not settings.api_token:
         LOGGER.warning(
             "No api_token: the schema holds only the tap's own fields and the "
@@ -49,79 +48,8 @@ def discover_schema(tap: TapLoop) -> tuple[dict[str, t.Any], list[str]]:
             "fields from a sample."
         )
         schema = build_schema(None, settings.schema_overrides)
-        return _with_keys(schema, choose_keys(schema, settings.primary_keys, set()))
-    return sample_export(settings, tap.run_started).schema_and_keys(settings, "sample export")
-
-
-#: Rows inferred from at once: each column pass over a batch this small finds its
-#: objects still in the CPU's caches (a batch of 1,000 nested rows is slower than one
-#: row at a time; 10 to 100 is about twice as fast).
-_BATCH = 100
-
-
-class Sample:
-    """What rows show, taken one by one and never held: the schema and the fields never
-    null (key candidates)."""
-
-    def __init__(self) -> None:
-        self.inferrer = SchemaInferrer()
-        self.never_null: set[str] | None = None
-        self.rows = 0
-
-    def add(self, row: dict[str, t.Any]) -> None:
-        self.add_rows([row])
-
-    def add_rows(self, rows: list[dict[str, t.Any]]) -> None:
-        """Take these rows into account, column by column, ``_BATCH`` rows at a time."""
-        for at in range(0, len(rows), _BATCH):
-            self._add_batch(rows[at : at + _BATCH])
-
-    def _add_batch(self, rows: list[dict[str, t.Any]]) -> None:
-        self.rows += len(rows)
-        self.inferrer.add_rows(rows)
-        count = len(rows)
-        present = {
-            name
-            for name in dict.fromkeys(itertools.chain.from_iterable(rows))
-            if None not in map(dict.get, rows, itertools.repeat(name, count))
-        }
-        self.never_null = present if self.never_null is None else self.never_null & present
-
-    def schema_and_keys(
-        self, settings: Settings, source: str
-    ) -> tuple[dict[str, t.Any], list[str]]:
-        """The schema and key properties of the rows added (read from ``source``)."""
-        if self.never_null is None:
-            LOGGER.warning(
-                "The %s had no rows: the schema holds only the tap's own fields and the "
-                "'schema_overrides' setting; fields will be added as they appear (schema drift).",
-                source,
-            )
-            inferred = None
-        else:
-            inferred = self.inferrer.schema()
-            LOGGER.info(
-                "Inferred %d field(s) from %d row(s) of the %s",
-                len(inferred.get("properties", {})),
-                self.rows,
-                source,
-            )
-        schema = build_schema(inferred, settings.schema_overrides)
-        keys = choose_keys(schema, settings.primary_keys, self.never_null or set())
-        return _with_keys(schema, keys)
-
-    @classmethod
-    def of(cls, rows: t.Iterable[dict[str, t.Any]]) -> Sample:
-        sample = cls()
-        rows = iter(rows)
-        while batch := list(itertools.islice(rows, _BATCH)):
-            sample.add_rows(batch)
-        return sample
-
-
-def _with_keys(schema: dict[str, t.Any], keys: list[str]) -> tuple[dict[str, t.Any], list[str]]:
-    ensure_key_fields(schema, keys)
-    return schema, keys
+        return with_keys(schema, choose_keys(schema, settings.primary_keys, set()))
+    return sample_export(settings, run.started).schema_and_keys(settings, "sample export")
 
 
 def sample_export(settings: Settings, now: t.Any) -> Sample:
@@ -163,7 +91,9 @@ def _readable_sample(
     unreadable = 0
     while True:
         try:
-            return Sample.of(first_rows(done.path, settings))
+            return Sample.of(
+                first_rows(done.path, settings.result_format, settings.schema_sample_rows)
+            )
         except InvalidExport as exc:
             unreadable += 1
             if unreadable >= MAX_INVALID_DOWNLOADS:
@@ -178,18 +108,6 @@ def _readable_sample(
         if lifecycle.sampled is not None:  # the new download stopped early: rows read
             return lifecycle.sampled
         done = again
-
-
-def first_rows(path: Path, settings: Settings) -> t.Iterator[dict[str, t.Any]]:
-    """Up to ``schema_sample_rows`` rows from the start of a downloaded result file."""
-    limit = settings.schema_sample_rows
-    if settings.result_format == "xlsx":
-        from tap_loop.xlsx_rows import iter_xlsx_rows
-
-        yield from itertools.islice(iter_xlsx_rows(path), limit)
-        return
-    with path.open("rb") as handle:
-        yield from itertools.islice(iter_json_rows(handle), limit)
 
 
 class _Enough(Exception):

@@ -16,19 +16,33 @@ import contextvars
 import logging
 import typing as t
 
-from tap_loop.discovery import Sample, first_rows
-from tap_loop.schema import SchemaTracker, build_schema, ensure_key_fields
-from tap_loop.sdk_private import set_stream_schema
+from tap_loop.results.open import first_rows
+from tap_loop.schemas.sample import Sample
 
 if t.TYPE_CHECKING:
-    from tap_loop.export import CompletedExport
-    from tap_loop.stream import ReportStream
-    from tap_loop.tap import TapLoop
+    from tap_loop.config.settings import Settings
+    from tap_loop.loop_api.lifecycle import CompletedExport
 
 LOGGER = logging.getLogger("tap_loop.first_schema")
 
 
 _DEFERRED: contextvars.ContextVar[bool] = contextvars.ContextVar("first_schema", default=False)
+
+
+class SchemaOwner(t.Protocol):
+    """What the first schema needs of its stream."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def schema(self) -> dict[str, t.Any]: ...
+
+    @property
+    def primary_keys(self) -> t.Sequence[str] | None: ...
+
+    def announce_schema(self, schema: dict[str, t.Any], keys: list[str]) -> None:
+        """Make ``schema`` and ``keys`` the stream's and write its SCHEMA message."""
 
 
 class FirstSchema:
@@ -50,42 +64,25 @@ class FirstSchema:
     def is_deferred() -> bool:
         return _DEFERRED.get()
 
-    def __init__(self, stream: ReportStream) -> None:
+    def __init__(self, stream: SchemaOwner) -> None:
         self.stream = stream
         self.pending = True
-
-    @classmethod
-    def deferred_stream(cls, tap: TapLoop) -> ReportStream:
-        """The ``report`` stream of a sync without a catalog: the tap's own fields and
-        the ``schema`` setting until the first rows are known."""
-        from tap_loop.stream import ReportStream
-
-        settings = tap.settings
-        keys = list(settings.primary_keys or [])
-        schema = build_schema(None, settings.schema_overrides)
-        ensure_key_fields(schema, keys)
-        stream = ReportStream(tap, schema=schema, keys=keys)
-        stream.first_schema = cls(stream)
-        return stream
 
     def before_rows(self, done: CompletedExport) -> None:
         """Called before ``done``'s rows are read: announce from them if still pending."""
         if not self.pending:
             return
         settings = self.stream.settings
-        sample = Sample.of(first_rows(done.path, settings))
+        rows = first_rows(done.path, settings.result_format, settings.schema_sample_rows)
+        sample = Sample.of(rows)
         if sample.rows:
             self._announce(*sample.schema_and_keys(settings, f"export of window {done.window}"))
 
     def finish(self) -> None:
         """The run emitted no row: announce the tap's own fields."""
         if self.pending:
-            self._announce(self.stream.schema, self.stream.primary_keys)
+            self._announce(self.stream.schema, list(self.stream.primary_keys or []))
 
     def _announce(self, schema: dict[str, t.Any], keys: list[str]) -> None:
-        stream = self.stream
-        set_stream_schema(stream, schema)
-        stream.primary_keys = keys
-        stream._tracker = SchemaTracker(stream)
-        stream._tracker.announce()
+        self.stream.announce_schema(schema, keys)
         self.pending = False

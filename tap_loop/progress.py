@@ -8,11 +8,11 @@ import logging
 import time
 import typing as t
 
-from tap_loop.metrics import ExportPhases
+from tap_loop.loop_api.metrics import ExportPhases
 
 if t.TYPE_CHECKING:
-    from tap_loop.export import CompletedExport
-    from tap_loop.windows import Window
+    from tap_loop.loop_api.lifecycle import CompletedExport
+    from tap_loop.loop_api.windows import Window
 
 LOGGER = logging.getLogger("tap_loop.stream")
 

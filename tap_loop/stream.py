@@ -9,9 +9,9 @@ State contract (``bookmarks.report``):
   never publish a window end before that window is complete (meltano/sdk#1165).
 - ``exports_in_flight`` maps ``"<start>/<end>/<request>"`` to the id of an export created
   but not yet fully emitted; a later run polls it instead of creating a new one, when it is
-  still the same request for a window not yet emitted (:mod:`tap_loop.inflight`).
+  still the same request for a window not yet emitted (:mod:`tap_loop.loop_api.inflight`).
 - A SIGTERM or SIGINT stops the sync between rows: the last STATE is written again (with
-  the exports in flight) and the process exits 128 + signal (:mod:`tap_loop.signals`).
+  the exports in flight) and the process exits 128 + signal (:mod:`tap_loop.core.signals`).
 """
 
 from __future__ import annotations
@@ -29,23 +29,30 @@ from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
-from tap_loop.errors import DownloadError, LoopTapError
-from tap_loop.export import MAX_INVALID_DOWNLOADS, Cancelled, CompletedExport, ExportLifecycle
+from tap_loop.config.settings import Run, Settings, parse_datetime
+from tap_loop.core.errors import DownloadError, LoopTapError
+from tap_loop.core.output import LoopMessageWriter, dumps, target_gone
+from tap_loop.core.sdk_private import set_stream_schema, write_starting_replication_value
+from tap_loop.core.signals import STOP, StopRequested
 from tap_loop.first_schema import FirstSchema
-from tap_loop.inflight import IN_FLIGHT, entry_key, request_fingerprint, reusable_exports
-from tap_loop.output import LoopMessageWriter, dumps, target_gone
-from tap_loop.pipeline import ExportPipeline
+from tap_loop.loop_api.inflight import IN_FLIGHT, entry_key, request_fingerprint, reusable_exports
+from tap_loop.loop_api.lifecycle import (
+    MAX_INVALID_DOWNLOADS,
+    Cancelled,
+    CompletedExport,
+    ExportLifecycle,
+)
+from tap_loop.loop_api.pipeline import ExportPipeline
+from tap_loop.loop_api.windows import Window, plan_windows, to_epoch, to_iso
 from tap_loop.progress import Progress
-from tap_loop.rows import Batch, InvalidExport, iter_json_batches
-from tap_loop.schema import SchemaTracker
-from tap_loop.sdk_private import write_starting_replication_value
-from tap_loop.settings import Settings, parse_datetime
-from tap_loop.signals import STOP, StopRequested
-from tap_loop.typed_rows import to_builtins
-from tap_loop.windows import Window, plan_windows, to_epoch, to_iso
+from tap_loop.results.json_rows import Batch, InvalidExport
+from tap_loop.results.open import open_batches
+from tap_loop.schemas.build import build_schema, ensure_key_fields
+from tap_loop.schemas.tracker import SchemaTracker
+from tap_loop.schemas.typed_rows import to_builtins
 
 if t.TYPE_CHECKING:
-    from tap_loop.tap import TapLoop
+    from singer_sdk import Tap
 
 LOGGER = logging.getLogger("tap_loop.stream")
 WINDOW_START = "_loop_window_start"
@@ -61,9 +68,12 @@ class ReportStream(Stream):
     is_sorted = True
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE  # rows go out as Loop sent them
 
-    def __init__(self, tap: TapLoop, schema: dict[str, t.Any], keys: list[str] | None) -> None:
+    def __init__(
+        self, tap: Tap, run: Run, schema: dict[str, t.Any], keys: list[str] | None
+    ) -> None:
         super().__init__(tap, schema=schema, name=self.name)
         self.loop_tap = tap  # the tap this stream belongs to (singer-sdk's is private)
+        self.run = run
         self._keys = list(keys or [])
         self._lock = threading.Lock()
         self._in_flight: dict[str, str] = {}
@@ -82,9 +92,33 @@ class ReportStream(Stream):
     def primary_keys(self, value: list[str] | None) -> None:
         self._keys = list(value or [])
 
+    @classmethod
+    def without_catalog(cls, tap: Tap, run: Run) -> ReportStream:
+        """The stream of a sync without a catalog: the tap's own fields and the
+        ``schema_overrides`` setting until the first rows are known (first_schema.py)."""
+        settings = run.settings
+        keys = list(settings.primary_keys or [])
+        schema = build_schema(None, settings.schema_overrides)
+        ensure_key_fields(schema, keys)
+        stream = cls(tap, run, schema=schema, keys=keys)
+        stream.first_schema = FirstSchema(stream)
+        return stream
+
     @property
     def settings(self) -> Settings:
-        return self.loop_tap.settings
+        return self.run.settings
+
+    def announce_schema(self, schema: dict[str, t.Any], keys: list[str]) -> None:
+        """Make ``schema`` and ``keys`` the stream's and write its SCHEMA message (to every
+        stream the stream maps make of it)."""
+        set_stream_schema(self, schema)
+        self.primary_keys = keys
+        self._tracker = self._new_tracker()
+        self._tracker.announce()
+
+    def _new_tracker(self) -> SchemaTracker:
+        tap = self.loop_tap
+        return SchemaTracker(self, tap.mapper, tap.write_message)
 
     # -- state ----------------------------------------------------------------------------
     def get_replication_key_signpost(self, context: t.Any = None) -> None:
@@ -94,7 +128,7 @@ class ReportStream(Stream):
     def _increment_stream_state(self, latest_record: t.Any, *, context: t.Any = None) -> None:
         """Disabled on purpose: see the module docstring (meltano/sdk#1165).
 
-        A private singer-sdk override: see :mod:`tap_loop.sdk_private`, entry 6."""
+        A private singer-sdk override: see :mod:`tap_loop.core.sdk_private`, entry 6."""
 
     def _bookmark(self) -> int | None:
         value = self.stream_state.get("replication_key_value")
@@ -196,7 +230,8 @@ class ReportStream(Stream):
 
     def _saved_exports(self, windows: list[Window]) -> dict[tuple[int, int], str]:
         """Exports a previous run left in flight that this run may poll (see
-        :mod:`tap_loop.inflight`); the others are dropped and their windows exported anew."""
+        :mod:`tap_loop.loop_api.inflight`); the others are dropped and their windows
+        exported anew."""
         saved = self.stream_state.get(IN_FLIGHT) or {}
         keep = reusable_exports(saved, windows, self._bookmark(), self._fingerprint)
         resume: dict[tuple[int, int], str] = {}
@@ -211,12 +246,12 @@ class ReportStream(Stream):
     def get_records(self, context: t.Any) -> t.Iterable[dict[str, t.Any]]:
         """Rows of every window, in window order; a STATE after each window."""
         settings = self.settings
-        run_started = self.loop_tap.run_started
+        run_started = self.run.started
         self._fingerprint = request_fingerprint(settings)
         windows = self.plan(run_started)
         resume = self._saved_exports(windows)
         bookmark = self._bookmark()
-        self._tracker = SchemaTracker(self)
+        self._tracker = self._new_tracker()
         if not windows:
             LOGGER.info("Nothing to export: the bookmark is already at end_date")
             if self.first_schema is not None:
@@ -329,17 +364,9 @@ class ReportStream(Stream):
         """The rows of one result file, decorated with their window and export id."""
         if self.first_schema is not None:
             self.first_schema.before_rows(done)
-        if self.settings.result_format == "xlsx":
-            from tap_loop.xlsx_rows import iter_xlsx_rows
-
-            yield from self._decorate(
-                (Batch([row], False) for row in iter_xlsx_rows(done.path)), done
-            )
-        else:
-            tracker = self._tracker
-            typed = tracker.decode if tracker is not None else None
-            with done.path.open("rb") as handle:
-                yield from self._decorate(iter_json_batches(handle, typed), done)
+        tracker = self._tracker
+        typed = tracker.decode if tracker is not None else None
+        yield from self._decorate(open_batches(done.path, self.settings.result_format, typed), done)
 
     def _decorate(self, batches: t.Iterable[Batch], done: CompletedExport) -> t.Iterator[t.Any]:
         """Add the origin fields to each row and check it against the announced schema.
@@ -379,7 +406,7 @@ class ReportStream(Stream):
     def _write_schema_message(self) -> None:
         """Held back without a catalog until the first rows are known (first_schema.py).
 
-        A private singer-sdk override: see :mod:`tap_loop.sdk_private`, entry 7."""
+        A private singer-sdk override: see :mod:`tap_loop.core.sdk_private`, entry 7."""
         if self.first_schema is None or not self.first_schema.pending:
             super()._write_schema_message()
 
@@ -409,7 +436,7 @@ class ReportStream(Stream):
         general path. Stream maps, flattening, field selection and record limits
         (``--test``) take singer-sdk's general path instead.
 
-        A private singer-sdk override: see :mod:`tap_loop.sdk_private`, entry 5."""
+        A private singer-sdk override: see :mod:`tap_loop.core.sdk_private`, entry 5."""
         fast = write_messages and self.ABORT_AT_RECORD_COUNT is None and self._fast_records()
         LOGGER.info(
             "Records go out on the %s",

@@ -13,18 +13,18 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.tap_base import CliTestOptionValue
 
-from tap_loop.cli_errors import (
+from tap_loop.cli.errors import (
     first_rows_only,
     one_line_errors,
     readable_errors,
     warn_unknown_settings,
 )
+from tap_loop.config.settings import Run, Settings, SettingsError, load_settings
+from tap_loop.core.output import LoopMessageWriter
+from tap_loop.core.redaction import install_log_redaction, register_secret
+from tap_loop.core.signals import STOP
 from tap_loop.discovery import discover_schema
 from tap_loop.first_schema import FirstSchema
-from tap_loop.output import LoopMessageWriter
-from tap_loop.redaction import install_log_redaction, register_secret
-from tap_loop.settings import Settings, SettingsError, load_settings
-from tap_loop.signals import STOP
 from tap_loop.stream import ReportStream
 
 # Fractional settings accept numbers or numeric strings: Meltano's `kind: decimal`
@@ -227,7 +227,7 @@ class TapLoop(Tap):
         false) accepts a missing ``api_token`` (it then samples nothing). A setting the
         tap does not know gets a warning naming the closest one it knows.
 
-        A private singer-sdk override: see :mod:`tap_loop.sdk_private`, entry 8.
+        A private singer-sdk override: see :mod:`tap_loop.core.sdk_private`, entry 8.
         """
         register_secret(str(self.config.get("api_token") or ""))
         try:
@@ -246,9 +246,14 @@ class TapLoop(Tap):
         return []
 
     @cached_property
+    def run(self) -> Run:
+        """This run: its config, start and settings."""
+        return Run(self.config, self.run_started)
+
+    @property
     def settings(self) -> Settings:
-        """The validated settings (see :mod:`tap_loop.settings`)."""
-        return load_settings(self.config, require_token=False)
+        """The validated settings (see :mod:`tap_loop.config.settings`)."""
+        return self.run.settings
 
     # -- command line: every mode reports a known failure as one line, exit 1 -------------
     @classmethod
@@ -311,10 +316,10 @@ class TapLoop(Tap):
 
     @classmethod
     def cb_diagnose(cls, ctx: click.Context, param: click.Option, value: str | None) -> None:
-        """``--diagnose[=FILE]``: the first-contact report (tap_loop.diagnose)."""
+        """``--diagnose[=FILE]``: the first-contact report (tap_loop.cli.diagnose)."""
         if value is None:
             return
-        from tap_loop.diagnose import run_diagnosis
+        from tap_loop.cli.diagnose import run_diagnosis
 
         with one_line_errors(cls.logger):
             tap = cls.from_cli(ctx, validate_config=True, setup_mapper=False)
@@ -337,9 +342,9 @@ class TapLoop(Tap):
         """One stream, ``report``; its schema is inferred from a sample export, except in
         the CLI's sync without a catalog (see :meth:`invoke`)."""
         if self.input_catalog is None and FirstSchema.is_deferred():
-            return [FirstSchema.deferred_stream(self)]
-        schema, keys = discover_schema(self)
-        return [ReportStream(self, schema=schema, keys=keys)]
+            return [ReportStream.without_catalog(self, self.run)]
+        schema, keys = discover_schema(self.input_catalog, self.run)
+        return [ReportStream(self, self.run, schema=schema, keys=keys)]
 
 
 if __name__ == "__main__":

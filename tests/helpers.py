@@ -12,7 +12,7 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tap_loop.windows import to_iso as iso  # noqa: F401 (re-exported for the tests)
+from tap_loop.loop_api.windows import to_iso as iso  # noqa: F401 (re-exported for the tests)
 
 TOKEN = "sandbox-token-5f1e"
 #: Seconds a test waits for a condition before it fails (``wait_until``).

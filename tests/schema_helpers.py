@@ -6,7 +6,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from tap_loop.row_check import SchemaGuard, _changes
+from tap_loop.schemas.row_check import SchemaGuard, _changes
 
 
 def widened(guard: SchemaGuard, row: Mapping[str, Any]) -> dict[str, Any]:

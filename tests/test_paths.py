@@ -198,7 +198,7 @@ def test_fast_path_output_equals_the_general_path(sandbox, config, catalog, tmp_
 
 
 COUNTING = (
-    "import atexit, sys; import tap_loop.typed_rows as typed_rows; "
+    "import atexit, sys; import tap_loop.schemas.typed_rows as typed_rows; "
     "original = typed_rows.TypedRows.decode; counts = {'typed': 0, 'dicts': 0}\n"
     "def decode(self, text):\n"
     "    rows = original(self, text); counts['dicts' if rows is None else 'typed'] += 1\n"

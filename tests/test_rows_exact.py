@@ -1,5 +1,5 @@
-"""Both parse paths of tap_loop.rows agree, integers beyond 64 bits included, and a row
-goes out (tap_loop.output.dumps) byte for byte as Loop wrote it (issue 10)."""
+"""Both parse paths of tap_loop.results.json_rows agree, integers beyond 64 bits included, and a row
+goes out (tap_loop.core.output.dumps) byte for byte as Loop wrote it (issue 10)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import struct
 import orjson
 import pytest
 
-from tap_loop import rows
-from tap_loop.output import dumps
-from tap_loop.row_check import SchemaGuard
-from tap_loop.typed_rows import to_builtins
+from tap_loop.core.output import dumps
+from tap_loop.results import json_rows as rows
+from tap_loop.schemas.row_check import SchemaGuard
+from tap_loop.schemas.typed_rows import to_builtins
 
 ROWS = [
     b'{"a":18446744073709551616,"b":1.5,"c":-9223372036854775809,"d":"x"}',

@@ -1,4 +1,5 @@
-"""Schema inference and merging (tap_loop.inference), and the drift guard (tap_loop.row_check)."""
+"""Schema inference and merging (tap_loop.schemas.inference), and the drift guard
+(tap_loop.schemas.row_check)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tap_loop import row_check
-from tap_loop.inference import (
+from tap_loop.core.output import dumps
+from tap_loop.schemas import row_check
+from tap_loop.schemas.inference import (
     SchemaInferrer,
     infer_schema,
     is_date,
@@ -21,10 +23,9 @@ from tap_loop.inference import (
     json_type,
     merge_schemas,
 )
-from tap_loop.output import dumps
-from tap_loop.row_check import SchemaGuard, describe_changes
-from tap_loop.row_check import fits as _fits
-from tap_loop.typed_rows import to_builtins
+from tap_loop.schemas.row_check import SchemaGuard, describe_changes
+from tap_loop.schemas.row_check import fits as _fits
+from tap_loop.schemas.typed_rows import to_builtins
 from tests.schema_helpers import new_fields, widened
 
 NULL = "null"

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from tap_loop.inflight import request_fingerprint
-from tap_loop.settings import load_settings
+from tap_loop.config.settings import load_settings
+from tap_loop.loop_api.inflight import request_fingerprint
 from tests.helpers import DAY, EPOCH_2026_11_01, iso, row_ids, run_tap, tap_command, tap_env
 
 START = EPOCH_2026_11_01

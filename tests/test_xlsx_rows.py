@@ -1,4 +1,4 @@
-"""Rows from Xlsx exports (tap_loop.xlsx_rows)."""
+"""Rows from Xlsx exports (tap_loop.results.xlsx_rows)."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ import pytest
 openpyxl = pytest.importorskip("openpyxl")
 from openpyxl.cell import WriteOnlyCell  # noqa: E402
 
-from tap_loop.inference import infer_schema  # noqa: E402
-from tap_loop.xlsx_rows import (  # noqa: E402
+from tap_loop.results.xlsx_rows import (  # noqa: E402
     XlsxSupportMissing,
     iter_xlsx_rows,
     normalise_cell,
     records_from_rows,
 )
+from tap_loop.schemas.inference import infer_schema  # noqa: E402
 
 
 def write_book(path: Path, rows: list[list[Any]], extra_sheet: bool = False) -> Path:

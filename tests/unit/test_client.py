@@ -12,8 +12,7 @@ import pytest
 import requests
 import responses
 
-from tap_loop.client import Downloader, LoopApi, RetryPolicy, parse_retry_after
-from tap_loop.errors import (
+from tap_loop.core.errors import (
     Cancelled,
     ExportNotFound,
     LoopApiError,
@@ -21,6 +20,7 @@ from tap_loop.errors import (
     RetriesExhausted,
     UrlExpired,
 )
+from tap_loop.loop_api.client import Downloader, LoopApi, RetryPolicy, parse_retry_after
 
 API = "https://api.example.test"
 CREATE = f"{API}/api/v1/report/export"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 
-from tap_loop.redaction import RedactingFilter, redact, register_secret
+from tap_loop.core.redaction import RedactingFilter, redact, register_secret
 
 
 def test_redact_masks_registered_token_bearer_and_signature():

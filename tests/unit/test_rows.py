@@ -9,8 +9,8 @@ import random
 import orjson
 import pytest
 
-from tap_loop import rows as rows_module
-from tap_loop.rows import InvalidExport, iter_json_rows
+from tap_loop.results import json_rows as rows_module
+from tap_loop.results.json_rows import InvalidExport, iter_json_rows
 
 ROWS = [
     {"id": "a", "n": 1, "nested": {"x": [1, 2, {"y": "}{,]"}]}, "s": "line\nbreak ]"},

@@ -1,6 +1,6 @@
 """The singer-sdk behaviour tap-loop relies on beyond its public surface.
 
-One test per entry of the catalogue in :mod:`tap_loop.sdk_private` (and per public
+One test per entry of the catalogue in :mod:`tap_loop.core.sdk_private` (and per public
 behaviour the tap's replacements rely on). Each fails if a singer-sdk release changes
 what the tap relies on: run this file first when upgrading singer-sdk. The tests drive a
 minimal in-memory tap (no Loop, no subprocess).
@@ -20,9 +20,9 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.io_base import SingerWriter
 
-from tap_loop import sdk_private
-from tap_loop.cli_errors import _UNHANDLED
-from tap_loop.signals import STOP
+from tap_loop.cli.errors import _UNHANDLED
+from tap_loop.core import sdk_private
+from tap_loop.core.signals import STOP
 from tap_loop.stream import ReportStream
 from tap_loop.tap import TapLoop
 
@@ -282,7 +282,7 @@ def test_validate_config_is_called_by_init_before_streams_are_discovered(validat
 
 
 def test_validate_config_raises_errors_in_the_wording_cli_errors_rewords():
-    """tap_loop.cli_errors parses "'<name>' is a required property" and
+    """tap_loop.cli.errors parses "'<name>' is a required property" and
     "... in config['<name>']"."""
     with pytest.raises(ConfigValidationError) as caught:
         ProbeTap(config={}, message_writer=Recorder())

@@ -6,7 +6,7 @@ import decimal
 
 import pytest
 
-from tap_loop.settings import SettingsError, load_settings
+from tap_loop.config.settings import SettingsError, load_settings
 
 BASE = {"api_token": "t0ken-value", "start_date": "2026-11-01T00:00:00Z"}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tap_loop.windows import Window, plan_windows
+from tap_loop.loop_api.windows import Window, plan_windows
 
 DAY = 86400
 

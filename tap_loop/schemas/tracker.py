@@ -1,91 +1,25 @@
-"""The report stream's schema: the tap's own fields, inferred fields, overrides, and drift.
+"""Schema drift: keeps a stream's announced schema in step with the rows it emits.
 
-- :func:`base_schema` holds the fields the tap adds to every row.
-- :func:`build_schema` combines inferred fields, the user's ``schema`` overrides and the
-  tap's fields into the schema discovery announces.
-- :func:`choose_keys` picks the key properties (``primary_keys``, else an ``id`` field).
-- :class:`SchemaTracker` watches emitted rows: a row that does not fit the announced
-  schema widens it, and a new SCHEMA message goes out before that row.
+A row that does not fit the announced schema widens it, and a new SCHEMA message goes
+out (to every stream the stream maps make of it) before that row.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import typing as t
 
 from singer_sdk import singerlib as singer
 from singer_sdk.mapper import RemoveRecordTransform
 
-from tap_loop.row_check import SchemaGuard
-from tap_loop.sdk_private import refresh_stream_maps, selected_schema, set_stream_schema
+from tap_loop.core.sdk_private import refresh_stream_maps, selected_schema, set_stream_schema
+from tap_loop.schemas.row_check import SchemaGuard
 
 if t.TYPE_CHECKING:
-    from tap_loop.stream import ReportStream
+    from singer_sdk import Stream
+    from singer_sdk.mapper import PluginMapper
 
 LOGGER = logging.getLogger("tap_loop.schema")
-
-TAP_FIELDS: dict[str, dict[str, t.Any]] = {
-    "_loop_window_start": {
-        "type": ["string"],
-        "format": "date-time",
-        "description": "Start of the export window this row came from (UTC, included).",
-    },
-    "_loop_window_end": {
-        "type": ["string"],
-        "format": "date-time",
-        "description": "End of the export window this row came from (UTC, included); "
-        "the stream's replication key.",
-    },
-    "_loop_export_id": {
-        "type": ["string"],
-        "description": "Id of the Loop export this row was downloaded from.",
-    },
-}
-
-
-def base_schema() -> dict[str, t.Any]:
-    """The schema before anything is known of Loop's fields: the tap's own fields only."""
-    return {"type": "object", "properties": copy.deepcopy(TAP_FIELDS)}
-
-
-def build_schema(
-    inferred: dict[str, t.Any] | None, overrides: dict[str, dict[str, t.Any]] | None
-) -> dict[str, t.Any]:
-    """Inferred properties, then the user's overrides (replace or add), then the tap's."""
-    properties: dict[str, t.Any] = {}
-    if inferred:
-        properties.update(copy.deepcopy(inferred.get("properties", {})))
-    for name, definition in (overrides or {}).items():
-        properties[name] = copy.deepcopy(definition)
-    properties.update(copy.deepcopy(TAP_FIELDS))
-    return {"type": "object", "properties": properties}
-
-
-def ensure_key_fields(schema: dict[str, t.Any], keys: list[str]) -> None:
-    """Key properties must be schema properties; a key the sample never showed is a string
-    until rows say otherwise (drift widens it)."""
-    properties = schema.setdefault("properties", {})
-    for key in keys:
-        properties.setdefault(key, {"type": ["string", "null"]})
-
-
-def choose_keys(
-    schema: dict[str, t.Any], primary_keys: list[str] | None, non_null_fields: set[str]
-) -> list[str]:
-    """``primary_keys`` if set; else a top-level ``id`` (any case) never null in the sample."""
-    if primary_keys:
-        return list(primary_keys)
-    for name in schema.get("properties", {}):
-        if name.lower() == "id" and name in non_null_fields:
-            return [name]
-    LOGGER.warning(
-        "No key property: the export sample has no never-null 'id' field and "
-        "'primary_keys' is not set. Rows at a window's boundary second (and rows re-read "
-        "by lookback or after a resume) may be loaded twice; set primary_keys so "
-        "targets can dedupe."
-    )
-    return []
 
 
 class SchemaTracker:
@@ -98,8 +32,15 @@ class SchemaTracker:
     each is logged once.
     """
 
-    def __init__(self, stream: ReportStream) -> None:
+    def __init__(
+        self,
+        stream: Stream,
+        mapper: PluginMapper,
+        write_message: t.Callable[[singer.Message], None],
+    ) -> None:
         self.stream = stream
+        self.mapper = mapper
+        self.write_message = write_message
         self.guard = SchemaGuard(stream.effective_schema)
         self.schema = self.guard.schema
         mask = stream.mask
@@ -157,19 +98,19 @@ class SchemaTracker:
         stream maps make of ``report`` (aliases, projections, flattening), as they
         transform it, through singer-sdk's public mapper API."""
         stream = self.stream
-        tap = stream.loop_tap
+        mapper = self.mapper
         schema = self.schema  # the guard's copy, owned by this tracker
         # The general path prunes with ``stream.schema``, conforms with its effective one.
         set_stream_schema(stream, schema)
         # Pruned as singer-sdk pruned the catalog's schema when it registered it.
         selected = selected_schema(stream.name, schema, stream.mask)
-        tap.mapper.register_raw_stream_schema(stream.name, selected, stream.primary_keys)
-        maps = refresh_stream_maps(stream, tap.mapper)
+        mapper.register_raw_stream_schema(stream.name, selected, stream.primary_keys)
+        maps = refresh_stream_maps(stream, mapper)
         bookmark_keys = [stream.replication_key] if stream.replication_key else None
         for stream_map in maps:
             if isinstance(stream_map, RemoveRecordTransform):
                 continue  # singer-sdk sends no SCHEMA for a stream whose rows all go
-            tap.write_message(
+            self.write_message(
                 singer.SchemaMessage(
                     stream_map.stream_alias,
                     stream_map.transformed_schema,

@@ -3,7 +3,7 @@
 A JSON export is one array of row objects, laid out any way (one line, a row per line,
 pretty-printed). The reader reads a chunk, finds where the last complete top-level row in
 its buffer ends and decodes the rows before that point in one call: as typed rows when
-the caller gives a typed decoder (:mod:`tap_loop.typed_rows`, which also checks them)
+the caller gives a typed decoder (:mod:`tap_loop.schemas.typed_rows`, which also checks them)
 and they all fit, else with ``orjson.loads``. Either validates the cut: ``[`` + those
 rows + ``]`` parses only when the cut falls between two top-level rows. The row end is
 found by counting braces (C loops only: ``bytes.count`` and ``rfind``), right unless a
@@ -32,7 +32,7 @@ import typing as t
 import ijson
 import orjson
 
-from tap_loop.errors import DownloadError
+from tap_loop.core.errors import DownloadError
 
 CHUNK = 1 << 20
 LOGGER = logging.getLogger("tap_loop.rows")
@@ -61,7 +61,7 @@ TypedDecode = t.Callable[[bytes], "list[t.Any] | None"]
 
 class Batch(t.NamedTuple):
     """Consecutive rows of an export: dicts, or (``typed``) the Structs of
-    :mod:`tap_loop.typed_rows`, each of which fits the schema they were decoded with."""
+    :mod:`tap_loop.schemas.typed_rows`, each of which fits the schema they were decoded with."""
 
     rows: list[t.Any]
     typed: bool

@@ -28,8 +28,8 @@ import json
 import logging
 import typing as t
 
-from tap_loop.settings import Settings
-from tap_loop.windows import Window, to_iso
+from tap_loop.config.settings import Settings
+from tap_loop.loop_api.windows import Window, to_iso
 
 LOGGER = logging.getLogger("tap_loop.stream")
 IN_FLIGHT = "exports_in_flight"

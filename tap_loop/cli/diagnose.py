@@ -27,13 +27,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-from tap_loop.errors import LoopTapError
-from tap_loop.export import ExportLifecycle, ExportStatus
-from tap_loop.inference import SchemaInferrer
-from tap_loop.rows import BOM, InvalidExport, iter_json_rows
-from tap_loop.schema import build_schema, choose_keys
-from tap_loop.settings import Settings
-from tap_loop.windows import Window, to_epoch
+from tap_loop.config.settings import Settings
+from tap_loop.core.errors import LoopTapError
+from tap_loop.loop_api.lifecycle import ExportLifecycle, ExportStatus
+from tap_loop.loop_api.windows import Window, to_epoch
+from tap_loop.results.json_rows import BOM, InvalidExport
+from tap_loop.results.open import open_rows
+from tap_loop.schemas.build import build_schema, choose_keys
+from tap_loop.schemas.inference import SchemaInferrer
 
 LOGGER = logging.getLogger("tap_loop.diagnose")
 MAX_WINDOW_SECONDS = 86400
@@ -168,7 +169,7 @@ class Diagnosis:
         rows = 0
         huge: set[str] = set()
         try:
-            for row in _rows(path, settings.result_format):
+            for row in open_rows(path, settings.result_format):
                 rows += 1
                 for name, value in row.items():
                     if type(value) is int and not _INT64[0] <= value <= _INT64[1]:
@@ -194,16 +195,6 @@ class Diagnosis:
             "integers_beyond_64_bits": sorted(huge),
             "key": choose_keys(schema, settings.primary_keys, never_null or set()),
         }
-
-
-def _rows(path: Path, result_format: str) -> t.Iterator[dict[str, t.Any]]:
-    if result_format == "xlsx":
-        from tap_loop.xlsx_rows import iter_xlsx_rows
-
-        yield from iter_xlsx_rows(path)
-        return
-    with path.open("rb") as handle:
-        yield from iter_json_rows(handle)
 
 
 def _shape(path: Path, result_format: str) -> dict[str, t.Any]:

@@ -33,7 +33,7 @@ from decimal import Decimal
 from typing import IO, Any
 from xml.etree.ElementTree import ParseError
 
-from tap_loop.rows import InvalidExport
+from tap_loop.results.json_rows import InvalidExport
 
 __all__ = [
     "INSTALL_HINT",

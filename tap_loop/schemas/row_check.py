@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from tap_loop.inference import (
+from tap_loop.schemas.inference import (
     _DATE_TIME_FAST,
     _DATES,
     _FORMAT_CHECKS,
@@ -37,7 +37,7 @@ from tap_loop.inference import (
     merge_schemas,
     value_schema,
 )
-from tap_loop.typed_rows import TypedRows, typed_rows
+from tap_loop.schemas.typed_rows import TypedRows, typed_rows
 
 __all__ = ["SchemaGuard", "describe_changes", "fits"]
 
@@ -375,7 +375,7 @@ class SchemaGuard:
     #: hot path: a precompiled function, replaced when the schema widens (so look it up
     #: on the guard each time rather than keeping it).
     check: Callable[[Mapping[str, Any]], bool]
-    #: Decodes JSON text into rows that fit the schema (:mod:`tap_loop.typed_rows`);
+    #: Decodes JSON text into rows that fit the schema (:mod:`tap_loop.schemas.typed_rows`);
     #: None if msgspec's types cannot express the schema.
     typed: TypedRows | None
 

@@ -17,9 +17,9 @@ import threading
 import time
 import typing as t
 
-from tap_loop.errors import ExportFailed, RangeTooLarge
-from tap_loop.export import Cancelled, CompletedExport, ExportLifecycle
-from tap_loop.windows import Window
+from tap_loop.core.errors import ExportFailed, RangeTooLarge
+from tap_loop.loop_api.lifecycle import Cancelled, CompletedExport, ExportLifecycle
+from tap_loop.loop_api.windows import Window
 
 LOGGER = logging.getLogger("tap_loop.pipeline")
 QUIET_PERIOD_SECONDS = 60.0

@@ -19,7 +19,7 @@ from singer_sdk import metrics
 if t.TYPE_CHECKING:
     import requests
 
-    from tap_loop.windows import Window
+    from tap_loop.loop_api.windows import Window
 
 STREAM = "report"
 _EXPORT_PATH = "/api/v1/report/exports/"

@@ -14,6 +14,7 @@ import logging
 import math
 import typing as t
 from dataclasses import dataclass, field
+from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_API_URL = "https://api.intheloop.io"
@@ -284,3 +285,17 @@ def load_settings(config: t.Mapping[str, t.Any], *, require_token: bool = True) 
     if c.errors:
         raise SettingsError(c.errors)
     return Settings(**settings)  # type: ignore[arg-type]
+
+
+class Run:
+    """One run of the tap: its config, the moment it started, and its settings (loaded
+    on first use, so discovery can still run with incomplete settings)."""
+
+    def __init__(self, config: t.Mapping[str, t.Any], started: dt.datetime) -> None:
+        self.config = config
+        self.started = started
+
+    @cached_property
+    def settings(self) -> Settings:
+        """The validated settings; raises :class:`SettingsError` if they are not."""
+        return load_settings(self.config, require_token=False)

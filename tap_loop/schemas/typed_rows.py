@@ -12,7 +12,7 @@ does not, such as a space for ``T``, and its pattern constraint costs microsecon
 value).
 
 The answer is *sound*: rows only if every row fits the schema as
-:func:`tap_loop.row_check.fits` defines it. None may also mean "not sure" (text that
+:func:`tap_loop.schemas.row_check.fits` defines it. None may also mean "not sure" (text that
 msgspec refuses, a number beyond a float's range): the caller then parses that chunk
 into dicts and checks it row by row, which also finds where a wider schema must be
 announced. A schema the translation cannot express (a type name JSON Schema does not
@@ -28,7 +28,7 @@ from typing import Any, Union
 
 import msgspec
 
-from tap_loop.inference import (
+from tap_loop.schemas.inference import (
     _DATE_TIME_FAST,
     _from_iterable,
     _is_any,

@@ -25,7 +25,7 @@ import requests
 import urllib3
 
 from tap_loop import __version__
-from tap_loop.errors import (
+from tap_loop.core.errors import (
     Cancelled,
     DownloadTooSlow,
     ExportNotFound,
@@ -34,8 +34,8 @@ from tap_loop.errors import (
     RetriesExhausted,
     UrlExpired,
 )
-from tap_loop.metrics import request_done
-from tap_loop.redaction import redact, safe_url
+from tap_loop.core.redaction import redact, safe_url
+from tap_loop.loop_api.metrics import request_done
 
 LOGGER = logging.getLogger("tap_loop.client")
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -363,7 +363,7 @@ class Downloader:
         """Stream ``url`` into ``sink``; return the byte count.
 
         Raises :class:`UrlExpired` when the host refuses the signature (403/400/401/410)
-        and :class:`~tap_loop.errors.DownloadError` subclasses for other failures; the
+        and :class:`~tap_loop.core.errors.DownloadError` subclasses for other failures; the
         caller decides whether to retry the same URL or poll for a new one.
         """
         return self._download_with_retries(url, sink)

@@ -15,7 +15,7 @@ import typing as t
 import msgspec
 from singer_sdk.io_base import SingerWriter
 
-from tap_loop.errors import LoopTapError
+from tap_loop.core.errors import LoopTapError
 
 
 def _default(value: t.Any) -> t.Any:
@@ -28,7 +28,7 @@ def _default(value: t.Any) -> t.Any:
 
 #: Compact JSON, UTF-8 as is; integers of any size and decimals as their exact digits,
 #: dates and times in ISO 8601, sets and tuples as arrays, NaN and infinities as null.
-#: Writes the msgspec Structs of typed rows (tap_loop.typed_rows) and dicts alike.
+#: Writes the msgspec Structs of typed rows (tap_loop.schemas.typed_rows) and dicts alike.
 dumps: t.Callable[[t.Any], bytes] = msgspec.json.Encoder(
     enc_hook=_default, decimal_format="number"
 ).encode

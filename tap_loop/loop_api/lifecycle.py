@@ -1,6 +1,6 @@
 """The export lifecycle: create, poll (status mapping), download.
 
-One :class:`ExportLifecycle` turns a :class:`~tap_loop.windows.Window` into a result file
+One :class:`ExportLifecycle` turns a :class:`~tap_loop.loop_api.windows.Window` into a result file
 on local disk. It owns every rule about Loop's asynchronous export:
 
 - create: ``POST /api/v1/report/export`` with the window and the filters;
@@ -10,7 +10,7 @@ on local disk. It owns every rule about Loop's asynchronous export:
 - download: stream the pre-signed URL to a temp file with no credentials; a URL that was
   refused → poll for a fresh one; an export that expired → create again;
 - give up after ``export_timeout_seconds`` of waiting or when attempts run out, with an
-  :class:`~tap_loop.errors.ExportFailed` the caller may answer by splitting the window.
+  :class:`~tap_loop.core.errors.ExportFailed` the caller may answer by splitting the window.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import requests
 
-from tap_loop.client import Downloader, LoopApi, RetryPolicy
-from tap_loop.errors import (
+from tap_loop.config.settings import Settings
+from tap_loop.core.errors import (
     Cancelled,
     DownloadTooSlow,
     ExportFailed,
@@ -38,10 +38,10 @@ from tap_loop.errors import (
     RangeTooLarge,
     UrlExpired,
 )
-from tap_loop.metrics import ExportPhases
-from tap_loop.redaction import safe_url
-from tap_loop.settings import Settings
-from tap_loop.windows import Window
+from tap_loop.core.redaction import safe_url
+from tap_loop.loop_api.client import Downloader, LoopApi, RetryPolicy
+from tap_loop.loop_api.metrics import ExportPhases
+from tap_loop.loop_api.windows import Window
 
 LOGGER = logging.getLogger("tap_loop.export")
 MAX_INVALID_DOWNLOADS = 3  # reads of one window's unreadable result before giving up

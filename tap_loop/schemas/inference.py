@@ -1,7 +1,7 @@
 """JSON Schema inference: a schema guessed from sample rows of a Loop export.
 
 Loop does not document the fields of its raw analytics export, so discovery infers
-a schema from a sample (and :mod:`tap_loop.row_check` checks every emitted row
+a schema from a sample (and :mod:`tap_loop.schemas.row_check` checks every emitted row
 against it, widening it with :func:`merge_schemas`). Rules (see docs/schema.md for
 the user-facing version):
 

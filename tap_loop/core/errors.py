@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tap_loop.redaction import redact
+from tap_loop.core.redaction import redact
 
 ADVICE = {
     400: "check the request settings (dates, timezone, filters) against Loop's message",

@@ -20,9 +20,9 @@ from singer_sdk.exceptions import (
     ConfigValidationError,
 )
 
-from tap_loop.errors import LoopTapError
-from tap_loop.settings import DEPRECATED_SETTINGS
-from tap_loop.xlsx_rows import XlsxSupportMissing
+from tap_loop.config.settings import DEPRECATED_SETTINGS
+from tap_loop.core.errors import LoopTapError
+from tap_loop.results.xlsx_rows import XlsxSupportMissing
 
 _IN_CONFIG = re.compile(r"^(?P<message>.*) in config\['(?P<name>[^']+)'\]")
 _REQUIRED = re.compile(r"^'(?P<name>[^']+)' is a required property")

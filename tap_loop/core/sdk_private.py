@@ -51,10 +51,10 @@ Private methods the tap overrides (each override points here):
 Behaviour relied on without touching a private name:
 
 9. ``PluginBase.__init__`` installs singer-sdk's SIGTERM/SIGINT handlers (which exit 0)
-   and nothing re-installs them later, so :data:`tap_loop.signals.STOP`, installed
+   and nothing re-installs them later, so :data:`tap_loop.core.signals.STOP`, installed
    after ``super().__init__()`` in ``TapLoop.__init__``, is the one that runs.
 10. ``Stream.sync`` logs "An unhandled error occurred while syncing" at ERROR before
-   re-raising; :mod:`tap_loop.cli_errors` drops that line for errors it reports itself.
+   re-raising; :mod:`tap_loop.cli.errors` drops that line for errors it reports itself.
 """
 
 from __future__ import annotations

@@ -1,0 +1,83 @@
+"""The report stream's schema: the tap's own fields, inferred fields and overrides.
+
+- :func:`base_schema` holds the fields the tap adds to every row.
+- :func:`build_schema` combines inferred fields, the user's ``schema`` overrides and the
+  tap's fields into the schema discovery announces.
+- :func:`choose_keys` picks the key properties (``primary_keys``, else an ``id`` field).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import typing as t
+
+LOGGER = logging.getLogger("tap_loop.schema")
+
+TAP_FIELDS: dict[str, dict[str, t.Any]] = {
+    "_loop_window_start": {
+        "type": ["string"],
+        "format": "date-time",
+        "description": "Start of the export window this row came from (UTC, included).",
+    },
+    "_loop_window_end": {
+        "type": ["string"],
+        "format": "date-time",
+        "description": "End of the export window this row came from (UTC, included); "
+        "the stream's replication key.",
+    },
+    "_loop_export_id": {
+        "type": ["string"],
+        "description": "Id of the Loop export this row was downloaded from.",
+    },
+}
+
+
+def base_schema() -> dict[str, t.Any]:
+    """The schema before anything is known of Loop's fields: the tap's own fields only."""
+    return {"type": "object", "properties": copy.deepcopy(TAP_FIELDS)}
+
+
+def build_schema(
+    inferred: dict[str, t.Any] | None, overrides: dict[str, dict[str, t.Any]] | None
+) -> dict[str, t.Any]:
+    """Inferred properties, then the user's overrides (replace or add), then the tap's."""
+    properties: dict[str, t.Any] = {}
+    if inferred:
+        properties.update(copy.deepcopy(inferred.get("properties", {})))
+    for name, definition in (overrides or {}).items():
+        properties[name] = copy.deepcopy(definition)
+    properties.update(copy.deepcopy(TAP_FIELDS))
+    return {"type": "object", "properties": properties}
+
+
+def ensure_key_fields(schema: dict[str, t.Any], keys: list[str]) -> None:
+    """Key properties must be schema properties; a key the sample never showed is a string
+    until rows say otherwise (drift widens it)."""
+    properties = schema.setdefault("properties", {})
+    for key in keys:
+        properties.setdefault(key, {"type": ["string", "null"]})
+
+
+def choose_keys(
+    schema: dict[str, t.Any], primary_keys: list[str] | None, non_null_fields: set[str]
+) -> list[str]:
+    """``primary_keys`` if set; else a top-level ``id`` (any case) never null in the sample."""
+    if primary_keys:
+        return list(primary_keys)
+    for name in schema.get("properties", {}):
+        if name.lower() == "id" and name in non_null_fields:
+            return [name]
+    LOGGER.warning(
+        "No key property: the export sample has no never-null 'id' field and "
+        "'primary_keys' is not set. Rows at a window's boundary second (and rows re-read "
+        "by lookback or after a resume) may be loaded twice; set primary_keys so "
+        "targets can dedupe."
+    )
+    return []
+
+
+def with_keys(schema: dict[str, t.Any], keys: list[str]) -> tuple[dict[str, t.Any], list[str]]:
+    """``schema`` (with every key a property, see :func:`ensure_key_fields`) and ``keys``."""
+    ensure_key_fields(schema, keys)
+    return schema, keys
