@@ -11,13 +11,12 @@ import time
 import traceback
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-if TYPE_CHECKING:
-    from loop_sandbox.sandbox import Sandbox
+from loop_sandbox.state import SandboxState
 
 ERROR_CODES = {
     400: ("BadRequest", "Bad request"),
@@ -49,13 +48,15 @@ class Incoming:
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
-    """Threaded server on 127.0.0.1 that knows its sandbox and its open connections."""
+    """Threaded server on 127.0.0.1 that knows its sandbox's state and its open connections."""
 
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, port: int, handler: type[BaseHandler], app: Sandbox, label: str) -> None:
+    def __init__(
+        self, port: int, handler: type[BaseHandler], app: SandboxState, label: str
+    ) -> None:
         self.app = app
         self.label = label
         self._conns: set[socket.socket] = set()
