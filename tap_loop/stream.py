@@ -1,15 +1,13 @@
 """The ``report`` stream: Loop exports, window by window, with a crash-safe bookmark.
 
-State contract (``bookmarks.report``):
+State contract (``bookmarks.report``): the bookmark (``replication_key_value``) and the
+exports in flight are kept by the stream's :class:`~tap_loop.state_book.StateBook` (see
+:mod:`tap_loop.state_book`). The stream's part:
 
-- ``replication_key_value`` is the end of the last window all of whose rows have been
-  emitted. It only moves after a window's last row, followed at once by a STATE message.
+- It tells the book a window is done only after that window's last row has been emitted.
   Rows carry their window's end as ``_loop_window_end`` but the SDK's per-row bookmark
   update is switched off, so its periodic STATE (every ``STATE_MSG_FREQUENCY`` rows) can
   never publish a window end before that window is complete (meltano/sdk#1165).
-- ``exports_in_flight`` maps ``"<start>/<end>/<request>"`` to the id of an export created
-  but not yet fully emitted; a later run polls it instead of creating a new one, when it is
-  still the same request for a window not yet emitted (:mod:`tap_loop.loop_api.inflight`).
 - A SIGTERM or SIGINT stops the sync between rows: the last STATE is written again (with
   the exports in flight) and the process exits 128 + signal (:mod:`tap_loop.core.signals`).
 """
@@ -17,11 +15,9 @@ State contract (``bookmarks.report``):
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import logging
 import shutil
 import tempfile
-import threading
 import typing as t
 from pathlib import Path
 
@@ -29,13 +25,13 @@ from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
-from tap_loop.config.settings import Run, Settings, parse_datetime
-from tap_loop.core.errors import DownloadError, LoopTapError
-from tap_loop.core.output import LoopMessageWriter, dumps, target_gone
+from tap_loop.config.settings import Run, Settings
+from tap_loop.core.errors import DownloadError
+from tap_loop.core.output import LoopMessageWriter
 from tap_loop.core.sdk_private import set_stream_schema, write_starting_replication_value
 from tap_loop.core.signals import STOP, StopRequested
 from tap_loop.first_schema import FirstSchema
-from tap_loop.loop_api.inflight import IN_FLIGHT, entry_key, request_fingerprint, reusable_exports
+from tap_loop.loop_api.inflight import request_fingerprint
 from tap_loop.loop_api.lifecycle import (
     MAX_INVALID_DOWNLOADS,
     Cancelled,
@@ -50,6 +46,7 @@ from tap_loop.results.open import open_batches
 from tap_loop.schemas.build import build_schema, ensure_key_fields
 from tap_loop.schemas.tracker import SchemaTracker
 from tap_loop.schemas.typed_rows import to_builtins
+from tap_loop.state_book import StateBook
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
@@ -75,13 +72,12 @@ class ReportStream(Stream):
         self.loop_tap = tap  # the tap this stream belongs to (singer-sdk's is private)
         self.run = run
         self._keys = list(keys or [])
-        self._lock = threading.Lock()
-        self._in_flight: dict[str, str] = {}
-        self._in_flight_dirty = False
+        self.book = StateBook(
+            lambda: self.stream_state, self._emit_state, lambda: self.replication_key
+        )
         self._tracker: SchemaTracker | None = None
         #: The fast path is reading: rows may be typed rows (Structs), not dicts.
         self._structs_out = False
-        self._fingerprint = ""
         self.first_schema: FirstSchema | None = None  # set when there is no catalog
 
     @property
@@ -130,65 +126,18 @@ class ReportStream(Stream):
 
         A private singer-sdk override: see :mod:`tap_loop.core.sdk_private`, entry 6."""
 
-    def _bookmark(self) -> int | None:
-        value = self.stream_state.get("replication_key_value")
-        if value in (None, ""):
-            return None
-        try:
-            return to_epoch(parse_datetime(value))
-        except (TypeError, ValueError) as exc:
-            raise LoopTapError(
-                f"The state's bookmark {value!r} (bookmarks.report.replication_key_value) is "
-                "not an ISO 8601 date-time. What to do: fix it, or clear the state "
-                "(meltano state clear) to start again from start_date."
-            ) from exc
-
-    def _flush_in_flight(self) -> None:
-        """A safe point: stop if a signal asked to; else write a STATE carrying the current
-        exports in flight (bookmark unchanged) if they changed."""
-        if STOP.signum is not None and STOP.armed:
-            raise StopRequested
-        self._write_in_flight()
-
-    def _write_in_flight(self) -> None:
-        with self._lock:
-            if not self._in_flight_dirty:
-                return
-            self._in_flight_dirty = False
-            snapshot = dict(self._in_flight)
-        state = self.stream_state
-        if snapshot:
-            state[IN_FLIGHT] = snapshot
-        else:
-            state.pop(IN_FLIGHT, None)
-        self._emit_state()
-
     def _emit_state(self) -> None:
         """A STATE message now, if the state changed since the last one (singer-sdk's
-        state writer skips a STATE equal to the last it wrote)."""
+        state writer skips a STATE equal to the last it wrote): the book's writer."""
         _ = self.stream_state  # the stream's entry exists, as singer-sdk ensures
         self.loop_tap.state_writer.write_state(self.tap_state)
 
-    def _export_created(self, window: Window, export_id: str) -> None:
-        with self._lock:
-            self._in_flight[entry_key(window, self._fingerprint)] = export_id
-            self._in_flight_dirty = True
-
-    def _export_abandoned(self, window: Window) -> None:
-        with self._lock:
-            if self._in_flight.pop(entry_key(window, self._fingerprint), None) is not None:
-                self._in_flight_dirty = True
-
-    def _window_done(self, window: Window, previous: int | None) -> int:
-        """Advance the bookmark past ``window`` (never backwards) and write a STATE."""
-        bookmark = max(previous or window.end, window.end)
-        state = self.stream_state
-        state["replication_key"] = self.replication_key
-        state["replication_key_value"] = to_iso(bookmark)
-        self._export_abandoned(window)
-        self._in_flight_dirty = True
-        self._write_in_flight()
-        return bookmark
+    def _safe_point(self) -> None:
+        """Stop if a signal asked to; else write a STATE carrying the current exports in
+        flight (bookmark unchanged) if they changed."""
+        if STOP.signum is not None and STOP.armed:
+            raise StopRequested
+        self.book.flush()
 
     # -- planning -------------------------------------------------------------------------
     def plan(self, now: dt.datetime) -> list[Window]:
@@ -213,7 +162,7 @@ class ReportStream(Stream):
                 )
             end = min(wanted, cap)
         start = to_epoch(settings.start_date)
-        bookmark = self._bookmark()
+        bookmark = self.book.bookmark()
         if bookmark is not None:
             if bookmark > cap:
                 LOGGER.warning(
@@ -228,29 +177,15 @@ class ReportStream(Stream):
             start = max(start, bookmark - settings.lookback_seconds)
         return plan_windows(start, end, settings.window_seconds)
 
-    def _saved_exports(self, windows: list[Window]) -> dict[tuple[int, int], str]:
-        """Exports a previous run left in flight that this run may poll (see
-        :mod:`tap_loop.loop_api.inflight`); the others are dropped and their windows
-        exported anew."""
-        saved = self.stream_state.get(IN_FLIGHT) or {}
-        keep = reusable_exports(saved, windows, self._bookmark(), self._fingerprint)
-        resume: dict[tuple[int, int], str] = {}
-        for key, (window, export_id) in keep.items():
-            resume[(window.start, window.end)] = export_id
-            self._in_flight[key] = export_id
-        if len(keep) != (len(saved) if isinstance(saved, dict) else 1):
-            self._in_flight_dirty = True  # the next STATE forgets the dropped entries
-        return resume
-
     # -- records --------------------------------------------------------------------------
     def get_records(self, context: t.Any) -> t.Iterable[dict[str, t.Any]]:
         """Rows of every window, in window order; a STATE after each window."""
         settings = self.settings
         run_started = self.run.started
-        self._fingerprint = request_fingerprint(settings)
         windows = self.plan(run_started)
-        resume = self._saved_exports(windows)
-        bookmark = self._bookmark()
+        book = self.book
+        resume = book.saved_exports(windows, request_fingerprint(settings))
+        bookmark = book.bookmark()
         self._tracker = self._new_tracker()
         if not windows:
             LOGGER.info("Nothing to export: the bookmark is already at end_date")
@@ -267,22 +202,18 @@ class ReportStream(Stream):
             settings.max_concurrent_exports,
         )
         work_dir = Path(tempfile.mkdtemp(prefix="tap-loop-"))
-        pipeline: ExportPipeline | None = None
-        lifecycle = ExportLifecycle.from_settings(
-            settings,
-            work_dir=work_dir,
-            on_rate_limited=lambda: pipeline.rate_limited() if pipeline else None,
-        )
+        lifecycle = ExportLifecycle.from_settings(settings, work_dir=work_dir)
         pipeline = ExportPipeline(
             lifecycle,
             windows,
             max_in_flight=settings.max_concurrent_exports,
             min_window_seconds=settings.min_window_seconds,
             resume=resume,
-            on_created=self._export_created,
-            on_abandoned=self._export_abandoned,
-            on_idle=self._flush_in_flight,
+            on_created=book.export_created,
+            on_abandoned=book.export_abandoned,
+            on_idle=self._safe_point,
         )
+        lifecycle.api.on_rate_limited = pipeline.rate_limited  # 429s lower the number in flight
         stopping = False
         STOP.arm(lifecycle.cancel.set, self._attention)
         progress = Progress(windows)
@@ -290,9 +221,9 @@ class ReportStream(Stream):
             for done in pipeline.results():
                 progress.emitting(done)
                 rows = yield from self._emit_window(lifecycle, done)
-                bookmark = self._window_done(done.window, bookmark)
+                bookmark = book.window_done(done.window, bookmark)
                 progress.window_done(done, rows)
-                self._flush_in_flight()
+                self._safe_point()
             if self.first_schema is not None:
                 self.first_schema.finish()
         except (StopRequested, Cancelled, Exception):
@@ -308,12 +239,11 @@ class ReportStream(Stream):
 
     def _attention(self) -> None:
         """Make the next row (or idle wait) reach a safe point that checks for a stop."""
-        self._in_flight_dirty = True
+        self.book.dirty = True
 
     def _stop(self) -> t.NoReturn:
         """After a SIGTERM/SIGINT: write the last valid STATE, one log line, exit 128+sig."""
-        self._in_flight_dirty = True
-        self._write_in_flight()
+        self.book.flush(force=True)
         LOGGER.error(
             "Stopped by %s before the end of the run (bookmark %s); the last STATE is valid "
             "and keeps the exports in flight, so the next run resumes from there.",
@@ -329,6 +259,7 @@ class ReportStream(Stream):
         emitted = 0
         invalid = 0
         current = done
+        book = self.book
         while True:
             skip = emitted if current.export_id == done.export_id else 0
             try:
@@ -336,8 +267,8 @@ class ReportStream(Stream):
                     if skip:
                         skip -= 1
                         continue
-                    if self._in_flight_dirty:
-                        self._flush_in_flight()
+                    if book.dirty:
+                        self._safe_point()
                     yield row
                     emitted += 1
                 current.path.unlink(missing_ok=True)
@@ -358,7 +289,7 @@ class ReportStream(Stream):
                     emitted,
                     exc,
                 )
-                current = lifecycle.fetch_again(current, on_created=self._export_created)
+                current = lifecycle.fetch_again(current, on_created=book.export_created)
 
     def _read_rows(self, done: CompletedExport) -> t.Iterator[t.Any]:
         """The rows of one result file, decorated with their window and export id."""
@@ -448,22 +379,16 @@ class ReportStream(Stream):
             yield from super()._sync_records(context, write_messages=write_messages)
             return
         self._structs_out = True  # rows may be typed rows: dumps writes them as dicts
-        extracted = dt.datetime.now(dt.timezone.utc).isoformat()
-        head = b'{"type":"RECORD","stream":' + dumps(self.name) + b',"record":'
-        tail = b',"time_extracted":"' + extracted.encode() + b'"}\n'
-        write = t.cast("LoopMessageWriter", self.loop_tap.message_writer).raw_sink()
+        writer = t.cast("LoopMessageWriter", self.loop_tap.message_writer)
+        records = writer.record_writer(self.name, dt.datetime.now(dt.timezone.utc))
         counter, timer = self.get_record_counter(), self.get_sync_timer()
         every = self.STATE_MSG_FREQUENCY
         write_starting_replication_value(self, context)
-        # Rows are short-lived and free of cycles: collecting young objects every 700
-        # allocations would cost about a third of the parse time. Collect less often.
-        thresholds = gc.get_threshold()
-        gc.set_threshold(100_000, 50, 100)
-        with counter, timer:
+        with counter, timer, records as write:
             index = pending = 0
             try:
                 for row in self.get_records(context):
-                    write(head + dumps(row) + tail)
+                    write(row)
                     index += 1
                     pending += 1
                     if pending == 1000:
@@ -471,10 +396,7 @@ class ReportStream(Stream):
                         pending = 0
                     if index % every == 0:
                         self._emit_state()  # the general path's periodic STATE
-            except BrokenPipeError:
-                raise target_gone() from None
             finally:
                 self._structs_out = False
                 counter.increment(pending)
-                gc.set_threshold(*thresholds)
         self.finalize_state_progress_markers(self.stream_state)  # and its final STATE

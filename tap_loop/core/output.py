@@ -7,7 +7,9 @@ a prefix of the stream: never a STATE without the rows before it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import os
 import sys
 import typing as t
@@ -44,17 +46,32 @@ class LoopMessageWriter(SingerWriter):
         self.write_line(dumps(_message_dict(message)), flush=True)
 
     @staticmethod
-    def raw_sink() -> t.Callable[[bytes], t.Any]:
-        """A fast ``write(bytes)`` for whole lines (newline included), no flush.
+    @contextlib.contextmanager
+    def record_writer(
+        stream_name: str, time_extracted: dt.datetime
+    ) -> t.Iterator[t.Callable[[t.Any], t.Any]]:
+        """A fast ``write(row)``: one buffered RECORD line of ``stream_name`` per row,
+        byte for byte what :meth:`write_message` writes for its RecordMessage.
 
-        Callers catch ``BrokenPipeError`` around their loop and raise
-        :func:`target_gone` instead.
+        Inside the block the cyclic GC runs less often (rows are short-lived and free of
+        cycles: collecting young objects every 700 allocations would cost about a third
+        of the parse time), and a closed stdout raises :func:`target_gone`.
         """
-        binary = getattr(sys.stdout, "buffer", None)
-        if binary is not None:
-            return binary.write
-        out = sys.stdout
-        return lambda data: out.write(data.decode())
+        head = b'{"type":"RECORD","stream":' + dumps(stream_name) + b',"record":'
+        tail = b',"time_extracted":"' + time_extracted.isoformat().encode() + b'"}\n'
+        sink = _raw_sink()
+
+        def write(row: t.Any) -> t.Any:
+            return sink(head + dumps(row) + tail)
+
+        thresholds = gc.get_threshold()
+        gc.set_threshold(100_000, 50, 100)
+        try:
+            yield write
+        except BrokenPipeError:
+            raise target_gone() from None
+        finally:
+            gc.set_threshold(*thresholds)
 
     @staticmethod
     def write_line(line: bytes, *, flush: bool) -> None:
@@ -71,6 +88,15 @@ class LoopMessageWriter(SingerWriter):
                     out.flush()
         except BrokenPipeError:
             raise target_gone() from None
+
+
+def _raw_sink() -> t.Callable[[bytes], t.Any]:
+    """A fast ``write(bytes)`` of whole lines (newline included) to stdout, no flush."""
+    binary = getattr(sys.stdout, "buffer", None)
+    if binary is not None:
+        return binary.write
+    out = sys.stdout  # a text-only stdout, e.g. io.StringIO in tests
+    return lambda data: out.write(data.decode())
 
 
 def _message_dict(message: t.Any) -> dict[str, t.Any]:

@@ -402,9 +402,9 @@ class ExportLifecycle:
         *,
         work_dir: Path,
         cancel: threading.Event | None = None,
-        on_rate_limited: t.Callable[[], None] | None = None,
     ) -> ExportLifecycle:
-        """A lifecycle with the API client and downloader the settings describe."""
+        """A lifecycle with the API client and downloader the settings describe (Loop's
+        429s reach ``api.on_rate_limited``, unset here)."""
         cancel = cancel or threading.Event()
         retry = RetryPolicy(
             max_retries=settings.max_request_retries,
@@ -418,7 +418,6 @@ class ExportLifecycle:
             impersonate_user=settings.impersonate_user,
             timeout_seconds=settings.request_timeout_seconds,
             retry=retry,
-            on_rate_limited=on_rate_limited,
         )
         downloader = Downloader(
             timeout_seconds=settings.request_timeout_seconds,

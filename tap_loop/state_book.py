@@ -1,0 +1,119 @@
+"""The state book: the ``report`` stream's entry of the state (``bookmarks.report``).
+
+- ``replication_key_value`` is the end of the last window all of whose rows have been
+  emitted. It only moves by :meth:`StateBook.window_done`, which the stream calls after a
+  window's last row; it never goes backwards, and a STATE message follows at once.
+- ``exports_in_flight`` maps ``"<start>/<end>/<request>"`` to the id of an export created
+  but not yet fully emitted; a later run polls it instead of creating a new one, when it is
+  still the same request for a window not yet emitted (:mod:`tap_loop.loop_api.inflight`).
+  An entry is added when its export is created and removed when it is abandoned or its
+  window is done; saved entries this run cannot reuse are forgotten by its next STATE.
+- A STATE is written (through the writer the book is given) only when the entry changed
+  since the last one: :meth:`StateBook.flush` writes nothing while :attr:`StateBook.dirty`
+  is false.
+"""
+
+from __future__ import annotations
+
+import threading
+import typing as t
+
+from tap_loop.config.settings import parse_datetime
+from tap_loop.core.errors import LoopTapError
+from tap_loop.loop_api.inflight import IN_FLIGHT, entry_key, reusable_exports
+from tap_loop.loop_api.windows import Window, to_epoch, to_iso
+
+
+class StateBook:
+    """The bookmark and the exports in flight of one stream, and when to write a STATE.
+
+    ``entry()`` returns the stream's state entry (a dict changed in place); ``write()``
+    writes a STATE message carrying it; ``replication_key()`` is the stream's replication
+    key, written beside the bookmark (read then: a catalog may set it).
+    :meth:`export_created` and :meth:`export_abandoned` may be called from any thread.
+    """
+
+    def __init__(
+        self,
+        entry: t.Callable[[], dict[str, t.Any]],
+        write: t.Callable[[], None],
+        replication_key: t.Callable[[], str | None],
+    ) -> None:
+        self._entry = entry
+        self._write = write
+        self._replication_key = replication_key
+        self.fingerprint = ""  # the request exports are keyed with (set by saved_exports)
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, str] = {}
+        #: The next :meth:`flush` writes a STATE. Set without the lock by a signal
+        #: handler too (taking the lock there could deadlock): a plain assignment.
+        self.dirty = False
+
+    def bookmark(self) -> int | None:
+        """The bookmark in epoch seconds, None if the state has none."""
+        value = self._entry().get("replication_key_value")
+        if value in (None, ""):
+            return None
+        try:
+            return to_epoch(parse_datetime(value))
+        except (TypeError, ValueError) as exc:
+            raise LoopTapError(
+                f"The state's bookmark {value!r} (bookmarks.report.replication_key_value) is "
+                "not an ISO 8601 date-time. What to do: fix it, or clear the state "
+                "(meltano state clear) to start again from start_date."
+            ) from exc
+
+    def saved_exports(self, windows: list[Window], fingerprint: str) -> dict[tuple[int, int], str]:
+        """Start a run for the request ``fingerprint``: the exports a previous run left in
+        flight that this run may poll, by (start, end) (see
+        :mod:`tap_loop.loop_api.inflight`). They stay in flight; the others are dropped
+        (their windows exported anew) and the next STATE forgets them."""
+        self.fingerprint = fingerprint
+        saved = self._entry().get(IN_FLIGHT) or {}
+        keep = reusable_exports(saved, windows, self.bookmark(), fingerprint)
+        resume: dict[tuple[int, int], str] = {}
+        with self._lock:
+            for key, (window, export_id) in keep.items():
+                resume[(window.start, window.end)] = export_id
+                self._in_flight[key] = export_id
+        if len(keep) != (len(saved) if isinstance(saved, dict) else 1):
+            self.dirty = True
+        return resume
+
+    def export_created(self, window: Window, export_id: str) -> None:
+        """``export_id`` is now in flight for ``window``: the next STATE carries it."""
+        with self._lock:
+            self._in_flight[entry_key(window, self.fingerprint)] = export_id
+            self.dirty = True
+
+    def export_abandoned(self, window: Window) -> None:
+        """``window``'s export is no longer in flight: the next STATE forgets it."""
+        with self._lock:
+            if self._in_flight.pop(entry_key(window, self.fingerprint), None) is not None:
+                self.dirty = True
+
+    def window_done(self, window: Window, previous: int | None) -> int:
+        """All of ``window``'s rows are out: move the bookmark to its end (never back from
+        ``previous``), forget its export and write a STATE. Returns the bookmark."""
+        bookmark = max(previous or window.end, window.end)
+        entry = self._entry()
+        entry["replication_key"] = self._replication_key()
+        entry["replication_key_value"] = to_iso(bookmark)
+        self.export_abandoned(window)
+        self.flush(force=True)
+        return bookmark
+
+    def flush(self, *, force: bool = False) -> None:
+        """Write a STATE carrying the current exports in flight if the entry changed since
+        the last one (or ``force``)."""
+        with self._lock:
+            if not (self.dirty or force):
+                return
+            self.dirty = False
+            snapshot = dict(self._in_flight)
+        entry = self._entry()
+        if snapshot:
+            entry[IN_FLIGHT] = snapshot
+        else:
+            entry.pop(IN_FLIGHT, None)
+        self._write()
