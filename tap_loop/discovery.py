@@ -163,7 +163,7 @@ class _SampleLifecycle(ExportLifecycle):
         with path.open("wb") as handle:
             sink = _SampleSink(handle, self.settings.schema_sample_rows)
             try:
-                size = self.downloader.download(url, t.cast("t.BinaryIO", sink))
+                size = self.api.download(url, t.cast("t.BinaryIO", sink))
             except _Enough:
                 self.sampled = sink.sample
                 return path, sink.size

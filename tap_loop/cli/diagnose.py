@@ -28,13 +28,15 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 
 from tap_loop.config.settings import Settings
-from tap_loop.core.errors import LoopTapError
-from tap_loop.loop_api.lifecycle import ExportLifecycle, ExportStatus
+from tap_loop.core.errors import ExportFailed, LoopTapError
+from tap_loop.loop_api.lifecycle import ExportLifecycle
+from tap_loop.loop_api.repository import LoopExportApi
+from tap_loop.loop_api.status import ExportState
 from tap_loop.loop_api.windows import Window, to_epoch
 from tap_loop.results.json_rows import BOM, InvalidExport
 from tap_loop.results.open import open_rows
 from tap_loop.schemas.build import build_schema, choose_keys
-from tap_loop.schemas.inference import SchemaInferrer
+from tap_loop.schemas.sample import Sample
 
 LOGGER = logging.getLogger("tap_loop.diagnose")
 MAX_WINDOW_SECONDS = 86400
@@ -80,6 +82,7 @@ class Diagnosis:
         self.began = time.monotonic()
         self.http: list[dict[str, t.Any]] = []
         self.statuses: list[dict[str, t.Any]] = []
+        self.last_state: ExportState | None = None
 
     def run(self) -> dict[str, t.Any]:
         report: dict[str, t.Any] = {
@@ -93,9 +96,12 @@ class Diagnosis:
         logging.getLogger("tap_loop").addHandler(notes)
         work_dir = Path(tempfile.mkdtemp(prefix="tap-loop-diagnose-"))
         try:
-            lifecycle = ExportLifecycle.from_settings(self.settings, work_dir=work_dir)
-            for session in (lifecycle.api.session, lifecycle.downloader.session):
-                session.hooks["response"].append(self._seen)
+            lifecycle = ExportLifecycle.from_settings(
+                self.settings, work_dir=work_dir, on_status=self._status_seen
+            )
+            if isinstance(lifecycle.api, LoopExportApi):  # always, from from_settings
+                for session in lifecycle.api.sessions:
+                    session.hooks["response"].append(self._seen)
             report["result"] = self._export(lifecycle)
         except LoopTapError as exc:
             report["error"] = str(exc)
@@ -129,34 +135,36 @@ class Diagnosis:
             }
         )
 
+    def _status_seen(self, state: ExportState, elapsed: float) -> None:
+        """The lifecycle's status observer: one entry of the report's ``statuses``."""
+        self.last_state = state
+        self.statuses.append(
+            {
+                "at_seconds": round(elapsed, 3),
+                "value": state.raw,
+                "json_type": type(state.raw).__name__,
+                "read_as": state.status.value,
+                "known": not state.unknown,
+                "has_url": bool(state.url),
+            }
+        )
+
     def _export(self, lifecycle: ExportLifecycle) -> dict[str, t.Any]:
+        """Create the export and wait for it with the lifecycle's own polling; a failed
+        or timed-out export is not created again (the report shows the first one)."""
         settings = self.settings
         export_id = lifecycle.create(self.window)
-        created = self._seconds()
-        deadline = time.monotonic() + settings.export_timeout_seconds
-        while True:
-            time.sleep(settings.poll_interval_seconds)
-            state = lifecycle.status(export_id)
-            self.statuses.append(
-                {
-                    "at_seconds": round(self._seconds() - created, 3),
-                    "value": state.raw,
-                    "json_type": type(state.raw).__name__,
-                    "read_as": state.status.value,
-                    "known": not state.unknown,
-                    "has_url": bool(state.url),
-                }
-            )
-            if state.status is ExportStatus.COMPLETED and state.url:
-                break
-            if state.status in (ExportStatus.FAILED, ExportStatus.EXPIRED):
-                raise LoopTapError(f"The diagnostic export {export_id} ended {state.raw_status}")
-            if time.monotonic() > deadline:
-                raise LoopTapError(
-                    f"The diagnostic export {export_id} was still {state.raw_status} after "
-                    f"{settings.export_timeout_seconds:g} s ('export_timeout_seconds')"
-                )
-        path, size = lifecycle.download(state.url, export_id)
+        try:
+            state = lifecycle.wait(export_id, self.window)
+        except ExportFailed:
+            raw_status = self.last_state.raw_status if self.last_state else "unread"
+            raise LoopTapError(
+                f"The diagnostic export {export_id} was still {raw_status} after "
+                f"{settings.export_timeout_seconds:g} s ('export_timeout_seconds')"
+            ) from None
+        if state.status.failed:
+            raise LoopTapError(f"The diagnostic export {export_id} ended {state.raw_status}")
+        path, size = lifecycle.download(state.url or "", export_id)
         result: dict[str, t.Any] = {"export_id": export_id, "size_bytes": size}
         result.update(_shape(path, settings.result_format))
         result.update(self._fields(path))
@@ -164,8 +172,7 @@ class Diagnosis:
 
     def _fields(self, path: Path) -> dict[str, t.Any]:
         settings = self.settings
-        inferrer = SchemaInferrer()
-        never_null: set[str] | None = None
+        sample = Sample()
         rows = 0
         huge: set[str] = set()
         try:
@@ -175,13 +182,10 @@ class Diagnosis:
                     if type(value) is int and not _INT64[0] <= value <= _INT64[1]:
                         huge.add(name)
                 if rows <= settings.schema_sample_rows:
-                    inferrer.add(row)
-                    present = {name for name, value in row.items() if value is not None}
-                    never_null = present if never_null is None else never_null & present
+                    sample.add(row)
         except InvalidExport as exc:
             return {"rows": rows, "readable": False, "problem": str(exc)}
-        inferred = inferrer.schema() if rows else None
-        schema = build_schema(inferred, {})
+        schema = build_schema(sample.inferred(), {})
         own = set(build_schema(None, {}).get("properties", {}))
         fields = {
             name: _type_text(prop)
@@ -193,7 +197,7 @@ class Diagnosis:
             "rows": rows,
             "fields": fields,
             "integers_beyond_64_bits": sorted(huge),
-            "key": choose_keys(schema, settings.primary_keys, never_null or set()),
+            "key": choose_keys(schema, settings.primary_keys, sample.never_null or set()),
         }
 
 

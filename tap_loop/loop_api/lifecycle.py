@@ -15,7 +15,6 @@ on local disk. It owns every rule about Loop's asynchronous export:
 
 from __future__ import annotations
 
-import enum
 import json
 import logging
 import tempfile
@@ -41,56 +40,16 @@ from tap_loop.core.errors import (
 from tap_loop.core.redaction import safe_url
 from tap_loop.loop_api.client import Downloader, LoopApi, RetryPolicy
 from tap_loop.loop_api.metrics import ExportPhases
+from tap_loop.loop_api.repository import ExportApi, LoopExportApi
+from tap_loop.loop_api.status import ExportState, ExportStatus
 from tap_loop.loop_api.windows import Window
 
 LOGGER = logging.getLogger("tap_loop.export")
 MAX_INVALID_DOWNLOADS = 3  # reads of one window's unreadable result before giving up
 
-
-class ExportStatus(enum.Enum):
-    """Loop's export states, with every undocumented value folded into NOT_READY."""
-
-    PROCESSING = "Processing"
-    COMPLETED = "Completed"
-    FAILED = "Failed"
-    EXPIRED = "Expired"
-    NOT_READY = "NotReady"
-
-    @classmethod
-    def from_api(cls, raw: t.Any) -> ExportStatus:
-        """Map Loop's ``status``; unknown or pending-like values are never "done"."""
-        text = str(raw or "").strip().lower()
-        return _STATUS_MAP.get(text, cls.NOT_READY)
-
-
-_STATUS_MAP = {
-    "processing": ExportStatus.PROCESSING,
-    "completed": ExportStatus.COMPLETED,
-    "failed": ExportStatus.FAILED,
-    "expired": ExportStatus.EXPIRED,
-}
-
-
-# Not documented as such, but shown in the reference's example: no warning for it.
-_KNOWN_PENDING = frozenset({"pendingorexpired"})
-
-
-@dataclass
-class ExportState:
-    """What Loop last said of one export."""
-
-    export_id: str
-    status: ExportStatus
-    raw_status: str
-    url: str | None
-    raw: t.Any = None
-
-    @property
-    def unknown(self) -> bool:
-        """True when Loop answered a status value the tap does not know."""
-        if self.status is not ExportStatus.NOT_READY:
-            return False
-        return not (isinstance(self.raw, str) and self.raw.strip().lower() in _KNOWN_PENDING)
+#: Called with each status check's answer and the seconds since the wait for it began
+#: (the wait begins right after the export is created, or when a saved one is resumed).
+StatusObserver = t.Callable[[ExportState, float], None]
 
 
 @dataclass
@@ -112,20 +71,25 @@ class ExportLifecycle:
 
     def __init__(
         self,
-        api: LoopApi,
-        downloader: Downloader,
+        api: ExportApi,
         settings: Settings,
         *,
         work_dir: Path | None = None,
         cancel: threading.Event | None = None,
         clock: t.Callable[[], float] = time.monotonic,
+        sleep: t.Callable[[float], object] | None = None,
+        on_status: StatusObserver | None = None,
     ) -> None:
+        """``sleep(seconds)`` waits between polls (default: ``cancel.wait``, which a
+        stopping sync interrupts); ``on_status`` sees every status check (see
+        :data:`StatusObserver`)."""
         self.api = api
-        self.downloader = downloader
         self.settings = settings
         self.work_dir = work_dir or Path(tempfile.gettempdir())
         self.cancel = cancel or threading.Event()
         self.clock = clock
+        self.sleep = sleep or self.cancel.wait
+        self.on_status = on_status
         self.suffix = ".xlsx" if settings.result_format == "xlsx" else ".json"
         self._seen_statuses: set[str] = set()
         self._seen_lock = threading.Lock()
@@ -175,17 +139,21 @@ class ExportLifecycle:
             )
 
     def wait(self, export_id: str, window: Window, *, first_wait: bool = True) -> ExportState:
-        """Poll until the export is no longer processing or the timeout passes."""
+        """Poll until the export's state is settled (ready, or failed) or the timeout
+        passes (:class:`ExportFailed`, splittable)."""
         interval = self.settings.poll_interval_seconds
-        deadline = self.clock() + self.settings.export_timeout_seconds
+        began = self.clock()
+        deadline = began + self.settings.export_timeout_seconds
         if first_wait:
             self._sleep(interval)
         while True:
             state = self.status(export_id)
-            if state.status is ExportStatus.COMPLETED and not state.url:
-                LOGGER.info("Export %s reads Completed without a url; polling again", export_id)
-            elif state.status not in (ExportStatus.PROCESSING, ExportStatus.NOT_READY):
+            if self.on_status is not None:
+                self.on_status(state, self.clock() - began)
+            if state.settled:
                 return state
+            if state.status is ExportStatus.COMPLETED:
+                LOGGER.info("Export %s reads Completed without a url; polling again", export_id)
             elif state.status is ExportStatus.NOT_READY:
                 self._note_not_ready(state)
             if self.clock() + interval > deadline:
@@ -234,11 +202,11 @@ class ExportLifecycle:
     def _download_in_time(self, url: str, sink: t.BinaryIO) -> int:
         """Download; one more try when the whole-download deadline passes, then stop."""
         try:
-            return self.downloader.download(url, sink)
+            return self.api.download(url, sink)
         except DownloadTooSlow as exc:
             LOGGER.warning("%s; downloading it once more", exc)
         try:
-            return self.downloader.download(url, sink)
+            return self.api.download(url, sink)
         except DownloadTooSlow as exc:
             raise DownloadTooSlow(
                 f"{exc}, twice. What to do: check the network to the download host, or "
@@ -296,10 +264,10 @@ class ExportLifecycle:
                     failures.append(f"{export_id}: unknown id")
                 export_id = None
                 continue
-            if state.status is ExportStatus.COMPLETED and state.url:
+            if state.ready:
                 phases.done("completed", export_id)
                 try:
-                    path, size = self.download(state.url, export_id)
+                    path, size = self.download(state.url or "", export_id)
                 except UrlExpired as exc:
                     LOGGER.info("Result URL no longer valid (%s); polling for a new one", exc)
                     state = self._fresh_state(export_id, window)
@@ -386,13 +354,16 @@ class ExportLifecycle:
             state = self.wait(export_id, window, first_wait=False)
         except ExportNotFound:
             return None
-        if state.status is ExportStatus.COMPLETED and state.url:
-            LOGGER.info("Got a fresh result URL for export %s: %s", export_id, safe_url(state.url))
+        if state.ready:
+            LOGGER.info(
+                "Got a fresh result URL for export %s: %s", export_id, safe_url(state.url or "")
+            )
             return state
         return None
 
     def _sleep(self, seconds: float) -> None:
-        if self.cancel.wait(max(0.0, seconds)):
+        self.sleep(max(0.0, seconds))
+        if self.cancel.is_set():
             raise Cancelled("sync stopping")
 
     @classmethod
@@ -402,9 +373,11 @@ class ExportLifecycle:
         *,
         work_dir: Path,
         cancel: threading.Event | None = None,
+        on_status: StatusObserver | None = None,
     ) -> ExportLifecycle:
-        """A lifecycle with the API client and downloader the settings describe (Loop's
-        429s reach ``api.on_rate_limited``, unset here)."""
+        """A lifecycle over HTTP (:class:`LoopExportApi`) with the API client and
+        downloader the settings describe (Loop's 429s reach ``api.on_rate_limited``,
+        unset here)."""
         cancel = cancel or threading.Event()
         retry = RetryPolicy(
             max_retries=settings.max_request_retries,
@@ -424,13 +397,13 @@ class ExportLifecycle:
             retry=retry,
             deadline_seconds=settings.download_timeout_seconds,
         )
-        return cls(api, downloader, settings, work_dir=work_dir, cancel=cancel)
+        return cls(
+            LoopExportApi(api, downloader),
+            settings,
+            work_dir=work_dir,
+            cancel=cancel,
+            on_status=on_status,
+        )
 
 
-__all__ = [
-    "CompletedExport",
-    "ExportLifecycle",
-    "ExportState",
-    "ExportStatus",
-    "RangeTooLarge",
-]
+__all__ = ["CompletedExport", "ExportLifecycle", "RangeTooLarge", "StatusObserver"]

@@ -49,19 +49,22 @@ class Sample:
         }
         self.never_null = present if self.never_null is None else self.never_null & present
 
+    def inferred(self) -> dict[str, t.Any] | None:
+        """The schema inferred from the rows added; None when none was."""
+        return None if self.never_null is None else self.inferrer.schema()
+
     def schema_and_keys(
         self, settings: Settings, source: str
     ) -> tuple[dict[str, t.Any], list[str]]:
         """The schema and key properties of the rows added (read from ``source``)."""
-        if self.never_null is None:
+        inferred = self.inferred()
+        if inferred is None:
             LOGGER.warning(
                 "The %s had no rows: the schema holds only the tap's own fields and the "
                 "'schema_overrides' setting; fields will be added as they appear (schema drift).",
                 source,
             )
-            inferred = None
         else:
-            inferred = self.inferrer.schema()
             LOGGER.info(
                 "Inferred %d field(s) from %d row(s) of the %s",
                 len(inferred.get("properties", {})),
