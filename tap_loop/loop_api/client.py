@@ -1,32 +1,20 @@
 """HTTP concerns: the authenticated Loop API client and the unauthenticated downloader.
 
-Everything about retries lives here, driven by ``backoff`` (python-backoff, which
-singer-sdk already depends on): 429 waits as ``Retry-After`` says (seconds or an HTTP
-date, through ``backoff.runtime``, capped by ``max_retry_wait_seconds``); 5xx, connection
-errors and timeouts back off exponentially (``backoff.expo``) with jitter; both are
-bounded by ``max_request_retries``. The waits themselves happen on the sync's cancel
-event (see :func:`_waits`), so a stopping sync interrupts them.
+Both retry through :mod:`tap_loop.loop_api.retry` (one classifier of answers, one
+transient error, waits a stopping sync interrupts).
 """
 
 from __future__ import annotations
 
-import email.utils
-import logging
-import random
 import threading
 import time
 import typing as t
-from collections.abc import Callable, Generator
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import backoff
 import requests
-import urllib3
 
 from tap_loop import __version__
 from tap_loop.core.errors import (
-    Cancelled,
     DownloadTooSlow,
     ExportNotFound,
     LoopApiError,
@@ -34,56 +22,18 @@ from tap_loop.core.errors import (
     RetriesExhausted,
     UrlExpired,
 )
-from tap_loop.core.redaction import redact, safe_url
+from tap_loop.core.redaction import safe_url
 from tap_loop.loop_api.metrics import request_done
-
-LOGGER = logging.getLogger("tap_loop.client")
-RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-TRANSIENT_ERRORS = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-    urllib3.exceptions.HTTPError,  # raised by the raw body reads of a download
+from tap_loop.loop_api.retry import (
+    HTTP_ERRORS,
+    Outcome,
+    RetryPolicy,
+    Transient,
+    call_with_retries,
+    classify,
 )
+
 _TOO_LARGE_WORDS = ("too large", "too long", "too big", "too wide", "too many", "exceed")
-
-
-@dataclass
-class RetryPolicy:
-    """Bounds of the retries of one HTTP call, and how to wait between them.
-
-    ``sleep(seconds)`` waits; when it returns True (as ``threading.Event.wait`` does once
-    the event is set) the sync is stopping and the call raises :class:`Cancelled`.
-    """
-
-    max_retries: int = 8
-    max_wait_seconds: float = 300.0
-    backoff_base_seconds: float = 1.0
-    backoff_cap_seconds: float = 60.0
-    sleep: Callable[[float], object] = time.sleep
-
-    def retry_after(self, response: requests.Response, retry: int = 1) -> float | None:
-        """The response's ``Retry-After`` in seconds, capped; None if absent or unreadable."""
-        header = response.headers.get("Retry-After")
-        wait = parse_retry_after(header) if header else None
-        return None if wait is None else min(wait, self.max_wait_seconds)
-
-
-def parse_retry_after(value: str) -> float | None:
-    """``Retry-After`` as seconds: delta-seconds or an HTTP date; None if unreadable."""
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment is None:
-        return None
-    return max(0.0, moment.timestamp() - time.time())
 
 
 def _error_fields(response: requests.Response) -> tuple[str | None, str | None]:
@@ -98,83 +48,6 @@ def _error_fields(response: requests.Response) -> tuple[str | None, str | None]:
     message = body.get("message") or body.get("error") or body.get("title")
     code = body.get("code") or body.get("errorCode") or body.get("error_code")
     return (str(message) if message else None), (str(code) if code else None)
-
-
-class _Transient(Exception):
-    """A failed attempt worth another try: its reason, and a server-given wait if any."""
-
-    def __init__(self, reason: str, retry_after: float | None = None, status: int = 0) -> None:
-        super().__init__(redact(reason))
-        self.retry_after = retry_after
-        self.status = status
-        self.wait = 0.0  # set by _waits before the on_backoff handler runs
-
-
-def _half_jitter(value: float) -> float:
-    """Jitter for ``backoff.expo``: uniform in ``[value / 2, value]``."""
-    return random.uniform(value / 2, value)
-
-
-def _waits(policy: RetryPolicy) -> Generator[float, t.Any, None]:
-    """backoff wait generator: plans each wait, and leaves the waiting to ``on_backoff``.
-
-    Exponential backoff (``backoff.expo`` with :func:`_half_jitter`) unless the failed
-    attempt carried a ``Retry-After``, read through ``backoff.runtime``; every wait capped
-    by ``max_wait_seconds``. python-backoff sleeps with ``time.sleep``, which another
-    thread cannot interrupt, so the planned wait is stored on the exception and backoff
-    is handed 0 s: the handler waits on the sync's cancel event instead.
-    """
-    expo = backoff.expo(factor=policy.backoff_base_seconds, max_value=policy.backoff_cap_seconds)
-    hinted = backoff.runtime(value=lambda exc: exc.retry_after)
-    next(expo), next(hinted)  # prime both, as backoff does
-    exc: _Transient = yield 0.0
-    while True:
-        step = _half_jitter(next(expo))  # grows with every retry, hinted or not
-        wait = hinted.send(exc) if exc.retry_after is not None else step
-        exc.wait = max(0.0, min(wait, policy.max_wait_seconds))
-        exc = yield 0.0
-
-
-def _retrying(
-    policy: RetryPolicy,
-    describe: Callable[[tuple[t.Any, ...]], str],
-    give_up: Callable[[tuple[t.Any, ...], _Transient], Exception],
-    on_rate_limited: Callable[[], None] | None = None,
-) -> Callable[[Callable[..., t.Any]], Callable[..., t.Any]]:
-    """``backoff.on_exception`` for one client: retries :class:`_Transient` failures.
-
-    ``describe(args)`` names the call in log lines; ``give_up(args, last)`` builds the
-    error raised once ``max_retries`` retries have failed.
-    """
-
-    def on_backoff(details: t.Any) -> None:
-        exc: _Transient = details["exception"]
-        LOGGER.info(
-            "Retrying %s in %.1f s (retry %d of %d): %s",
-            describe(details["args"]),
-            exc.wait,
-            details["tries"],
-            policy.max_retries,
-            exc,
-        )
-        if exc.status == 429 and on_rate_limited is not None:
-            on_rate_limited()
-        if policy.sleep(exc.wait) is True:
-            raise Cancelled("sync stopping")
-
-    def on_giveup(details: t.Any) -> None:
-        raise give_up(details["args"], details["exception"])
-
-    return backoff.on_exception(
-        _waits,
-        _Transient,
-        max_tries=policy.max_retries + 1,
-        jitter=None,  # _waits jitters; backoff's own sleep is always 0 s
-        on_backoff=on_backoff,
-        on_giveup=on_giveup,
-        logger=None,
-        policy=policy,
-    )
 
 
 class _Sessions(threading.local):
@@ -206,12 +79,6 @@ class LoopApi:
         self.retry = retry or RetryPolicy()
         self.on_rate_limited = on_rate_limited
         self._local = _Sessions()
-        self._attempt_with_retries = _retrying(
-            self.retry,
-            lambda args: f"{args[0]} {args[1]}",
-            self._retries_exhausted,
-            lambda: self.on_rate_limited() if self.on_rate_limited else None,
-        )(self._attempt)
 
     @property
     def session(self) -> requests.Session:
@@ -231,11 +98,19 @@ class LoopApi:
         return self._call("GET", f"/api/v1/report/exports/{export_id}", None)
 
     def _call(self, method: str, path: str, body: dict[str, t.Any] | None) -> dict[str, t.Any]:
-        return self._attempt_with_retries(method, path, body)
-
-    def _attempt(self, method: str, path: str, body: dict[str, t.Any] | None) -> dict[str, t.Any]:
-        """One request: the answer, a clear error, or :class:`_Transient` to retry."""
         call = f"{method} {path}"
+        return call_with_retries(
+            lambda: self._attempt(call, method, path, body),
+            self.retry,
+            call=call,
+            give_up=lambda last: self._retries_exhausted(call, last),
+            on_rate_limited=self.on_rate_limited,
+        )
+
+    def _attempt(
+        self, call: str, method: str, path: str, body: dict[str, t.Any] | None
+    ) -> dict[str, t.Any]:
+        """One request: the answer, a clear error, or :class:`Transient` to retry."""
         try:
             response = self.session.request(
                 method,
@@ -245,26 +120,22 @@ class LoopApi:
                 allow_redirects=False,  # never let a redirect carry the token elsewhere
             )
             request_done(path, response)
-        except TRANSIENT_ERRORS as exc:
-            raise _Transient(f"{type(exc).__name__}: {redact(str(exc))[:200]}") from None
-        status = response.status_code
-        if status in (200, 201, 202):
-            answer = self._json(response, call)
-            location = response.headers.get("Location")
-            if not answer and location:  # a 201 without a body: the id is in Location
-                answer = {"id": location.rstrip("/").rsplit("/", 1)[-1]}
-            return answer
-        if status not in RETRYABLE_STATUS:
+        except HTTP_ERRORS as exc:
+            classify(exc).raise_transient()
+            raise
+        verdict = classify(response)
+        verdict.raise_transient()
+        if verdict.outcome is Outcome.FAIL:
             raise self._error(call, response)
-        reason, wait = f"HTTP {status}", None
-        if status in (429, 503) and response.headers.get("Retry-After"):
-            wait = self.retry.retry_after(response, 1)
-            reason += f" (Retry-After: {response.headers['Retry-After']})"
-        raise _Transient(reason, wait, status)
+        answer = self._json(response, call)
+        location = response.headers.get("Location")
+        if not answer and location:  # a 201 without a body: the id is in Location
+            answer = {"id": location.rstrip("/").rsplit("/", 1)[-1]}
+        return answer
 
-    def _retries_exhausted(self, args: tuple[t.Any, ...], last: _Transient) -> RetriesExhausted:
+    def _retries_exhausted(self, call: str, last: Transient) -> RetriesExhausted:
         return RetriesExhausted(
-            f"Loop API {args[0]} {args[1]} still failing after {self.retry.max_retries} retries "
+            f"Loop API {call} still failing after {self.retry.max_retries} retries "
             f"(last: {last}). What to do: check Loop's status and the network, "
             "then run again; the bookmark is kept, nothing is lost "
             "(raise 'max_request_retries' to retry longer)."
@@ -346,9 +217,6 @@ class Downloader:
         self.deadline_seconds = deadline_seconds
         self.clock = clock
         self._local = _Sessions()
-        self._download_with_retries = _retrying(
-            self.retry, lambda args: "download", self._retries_exhausted
-        )(self._fresh_download)
 
     @property
     def session(self) -> requests.Session:
@@ -366,20 +234,22 @@ class Downloader:
         and :class:`~tap_loop.core.errors.DownloadError` subclasses for other failures; the
         caller decides whether to retry the same URL or poll for a new one.
         """
-        return self._download_with_retries(url, sink)
+        return call_with_retries(
+            lambda: self._fresh_download(url, sink),
+            self.retry,
+            call="download",
+            give_up=lambda last: self._retries_exhausted(url, last),
+        )
 
     def _fresh_download(self, url: str, sink: t.BinaryIO) -> int:
-        """One attempt into an emptied sink; a retryable failure becomes :class:`_Transient`."""
+        """One attempt into an emptied sink; a retryable failure is :class:`Transient`."""
         sink.seek(0)
         sink.truncate()
-        try:
-            return self._download_once(url, sink)
-        except _RetryableDownload as exc:
-            raise _Transient(str(exc), exc.wait) from None
+        return self._download_once(url, sink)
 
-    def _retries_exhausted(self, args: tuple[t.Any, ...], last: _Transient) -> RetriesExhausted:
+    def _retries_exhausted(self, url: str, last: Transient) -> RetriesExhausted:
         return RetriesExhausted(
-            f"Download of {safe_url(args[0])} still failing after {self.retry.max_retries} retries "
+            f"Download of {safe_url(url)} still failing after {self.retry.max_retries} retries "
             f"(last: {last}). What to do: run again later; the bookmark is kept, "
             "nothing is lost."
         )
@@ -398,17 +268,13 @@ class Downloader:
             ) as response:
                 request_done("download", response)
                 status = response.status_code
+                classify(response, quote_retry_after=False).raise_transient()
                 if status in (400, 401, 403, 404, 410):
                     message, _ = _error_fields(response)
                     raise UrlExpired(
                         f"Download host answered HTTP {status} for {safe_url(url)}"
                         + (f": {message}" if message else "")
                     )
-                if status in RETRYABLE_STATUS:
-                    wait = None
-                    if status in (429, 503) and response.headers.get("Retry-After"):
-                        wait = self.retry.retry_after(response, 1)
-                    raise _RetryableDownload(f"HTTP {status}", wait)
                 if status != 200:
                     raise UrlExpired(f"Download host answered HTTP {status} for {safe_url(url)}")
                 size = 0
@@ -428,13 +294,12 @@ class Downloader:
                     and int(expected) != size
                     and (not response.headers.get("Content-Encoding"))
                 ):
-                    raise _RetryableDownload(f"truncated: {size} of {expected} bytes", None)
+                    raise Transient(f"truncated: {size} of {expected} bytes")
                 sink.flush()
                 return size
-        except TRANSIENT_ERRORS as exc:
-            raise _RetryableDownload(
-                f"{type(exc).__name__}: {redact(str(exc))[:200]}", None
-            ) from None
+        except HTTP_ERRORS as exc:
+            classify(exc).raise_transient()
+            raise
 
     def _body(self, response: requests.Response) -> t.Iterator[bytes]:
         """The body as it arrives: each read returns what the socket has (up to CHUNK),
@@ -451,7 +316,4 @@ class Downloader:
             yield chunk
 
 
-class _RetryableDownload(Exception):
-    def __init__(self, reason: str, wait: float | None) -> None:
-        super().__init__(redact(reason))
-        self.wait = wait
+__all__ = ["Downloader", "LoopApi", "RetryPolicy"]

@@ -20,7 +20,8 @@ from tap_loop.core.errors import (
     RetriesExhausted,
     UrlExpired,
 )
-from tap_loop.loop_api.client import Downloader, LoopApi, RetryPolicy, parse_retry_after
+from tap_loop.loop_api.client import Downloader, LoopApi, RetryPolicy
+from tap_loop.loop_api.retry import parse_retry_after
 
 API = "https://api.example.test"
 CREATE = f"{API}/api/v1/report/export"
