@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import backoff
 import requests
 import urllib3
+from typing_extensions import override
 
 from tap_loop import __version__
 from tap_loop.core.errors import (
@@ -135,12 +136,15 @@ def _waits(policy: RetryPolicy) -> Generator[float, t.Any, None]:
         exc = yield 0.0
 
 
+_F = t.TypeVar("_F", bound=Callable[..., t.Any])
+
+
 def _retrying(
     policy: RetryPolicy,
     describe: Callable[[tuple[t.Any, ...]], str],
     give_up: Callable[[tuple[t.Any, ...], _Transient], Exception],
     on_rate_limited: Callable[[], None] | None = None,
-) -> Callable[[Callable[..., t.Any]], Callable[..., t.Any]]:
+) -> Callable[[_F], _F]:
     """``backoff.on_exception`` for one client: retries :class:`_Transient` failures.
 
     ``describe(args)`` names the call in log lines; ``give_up(args, last)`` builds the
@@ -324,7 +328,10 @@ def _strip_credentials(request: requests.PreparedRequest) -> requests.PreparedRe
 class _NoAuthSession(requests.Session):
     """A session that never re-adds credentials (e.g. from ~/.netrc) on redirects."""
 
-    def rebuild_auth(self, prepared_request, response):  # type: ignore[no-untyped-def]
+    @override
+    def rebuild_auth(
+        self, prepared_request: requests.PreparedRequest, response: requests.Response
+    ) -> None:
         _strip_credentials(prepared_request)
 
 
@@ -359,7 +366,7 @@ class Downloader:
             self._local.session = session
         return self._local.session
 
-    def download(self, url: str, sink: t.BinaryIO) -> int:
+    def download(self, url: str, sink: t.IO[bytes]) -> int:
         """Stream ``url`` into ``sink``; return the byte count.
 
         Raises :class:`UrlExpired` when the host refuses the signature (403/400/401/410)
@@ -368,7 +375,7 @@ class Downloader:
         """
         return self._download_with_retries(url, sink)
 
-    def _fresh_download(self, url: str, sink: t.BinaryIO) -> int:
+    def _fresh_download(self, url: str, sink: t.IO[bytes]) -> int:
         """One attempt into an emptied sink; a retryable failure becomes :class:`_Transient`."""
         sink.seek(0)
         sink.truncate()
@@ -384,7 +391,7 @@ class Downloader:
             "nothing is lost."
         )
 
-    def _download_once(self, url: str, sink: t.BinaryIO) -> int:
+    def _download_once(self, url: str, sink: t.IO[bytes]) -> int:
         """One GET of ``url`` into ``sink``, whole within ``deadline_seconds``.
 
         ``request_timeout_seconds`` bounds each socket read; the deadline bounds the
