@@ -11,6 +11,7 @@ import time
 import requests
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
+from typing_extensions import override
 
 with open(sys.argv.pop()) as _schema_file:  # the inferred schema: no field is dropped
     SCHEMA = json.load(_schema_file)
@@ -20,6 +21,7 @@ class StockReport(Stream):
     name = "report"
     schema = SCHEMA
 
+    @override
     def get_records(self, context):
         cfg = self.config
         session = requests.Session()
@@ -47,6 +49,7 @@ class StockTap(Tap):
         th.Property("end", th.IntegerType),
     ).to_dict()
 
+    @override
     def discover_streams(self):
         return [StockReport(self)]
 

@@ -38,7 +38,7 @@ def nest_rows(events: int) -> None:
     """Make the sandbox's rows carry ``events`` nested event objects each (in-process)."""
     plain = render.generate_rows
 
-    def generate(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def generate(*args, **kwargs):
         for row in plain(*args, **kwargs):
             seed = int(row["id"][4:])
             row["events"] = [

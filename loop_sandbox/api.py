@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+from typing_extensions import override
 
 from loop_sandbox import control
 from loop_sandbox.fault_actions import apply_common
@@ -17,9 +18,11 @@ POLL_PREFIX = "/api/v1/report/exports/"
 class ApiHandler(BaseHandler):
     """Handles ``api.intheloop.io``-style requests."""
 
+    @override
     def recorded(self, path: str) -> bool:
         return not path.startswith(control.PREFIX)
 
+    @override
     def route(self, req: Incoming) -> None:
         if req.path.startswith(control.PREFIX):
             control.handle(self, req)

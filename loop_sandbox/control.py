@@ -55,7 +55,7 @@ def _dispatch(
         if method == "DELETE":
             app.clear_requests()
             return {"ok": True}
-        server = (query.get("server") or [None])[0]
+        server = query["server"][0] if query.get("server") else None
         since = int((query.get("since") or ["0"])[0])
         return app.request_log.snapshot(server, since)
     if name == "config" and method in ("GET", "POST"):

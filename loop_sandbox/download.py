@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import time
 
+from typing_extensions import override
+
 from loop_sandbox.fault_actions import apply_common
 from loop_sandbox.faults import Fault
 from loop_sandbox.httpcore import BaseHandler, Incoming
@@ -22,6 +24,7 @@ TWO_AUTH = (
 class DownloadHandler(BaseHandler):
     """Checks the signed URL (and that no Authorization header came along), then streams."""
 
+    @override
     def route(self, req: Incoming) -> None:
         app = self.server.app
         if req.method not in ("GET", "HEAD"):
@@ -100,7 +103,7 @@ class DownloadHandler(BaseHandler):
         self.end_headers()
         if req.method == "HEAD":
             return
-        with open(item.path, "rb") as f:
+        with open(item.path, "rb") as f:  # a kind means a fault: the union-attr ignores
             if kind == "invalid_json":
                 self._send(f, offset, length // 2)
                 self.wfile.write(GARBAGE)

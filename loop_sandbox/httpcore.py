@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
+from typing_extensions import override
 
 from loop_sandbox.state import SandboxState
 
@@ -67,12 +68,14 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     def port(self) -> int:
         return int(self.server_address[1])
 
-    def process_request(self, request, client_address) -> None:  # type: ignore[override]
+    @override
+    def process_request(self, request, client_address) -> None:
         with self._conns_lock:
             self._conns.add(request)
         super().process_request(request, client_address)
 
-    def shutdown_request(self, request) -> None:  # type: ignore[override]
+    @override
+    def shutdown_request(self, request) -> None:
         with self._conns_lock:
             self._conns.discard(request)
         super().shutdown_request(request)
@@ -85,7 +88,8 @@ class SandboxHTTPServer(ThreadingHTTPServer):
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
 
-    def handle_error(self, request, client_address) -> None:  # type: ignore[override]
+    @override
+    def handle_error(self, request, client_address) -> None:
         exc = sys.exc_info()[1]
         if isinstance(exc, OSError):  # client went away, reset faults, shutdown
             return
@@ -103,6 +107,7 @@ class BaseHandler(BaseHTTPRequestHandler):
     _responded = False
     _status: int | None = None
 
+    @override
     def version_string(self) -> str:
         """``Server`` header value."""
         return self.server_version
@@ -115,6 +120,7 @@ class BaseHandler(BaseHTTPRequestHandler):
         """Whether requests to ``path`` go into the request log."""
         return True
 
+    @override
     def log_message(self, format: str, *args: Any) -> None:
         """Silence http.server's own logging (the sandbox logs via its ``log`` hook)."""
 
@@ -137,7 +143,7 @@ class BaseHandler(BaseHTTPRequestHandler):
             self.send_error_json(400, "Malformed request body framing", "BadRequest")
             self.close_connection = True
             return
-        record = None
+        record: dict[str, Any] | None = None
         if self.recorded(url.path):
             record = {
                 "server": self.server.label,
@@ -174,7 +180,7 @@ class BaseHandler(BaseHTTPRequestHandler):
 
     def _read_body(self, headers: dict[str, str]) -> bytes:
         if "chunked" in headers.get("transfer-encoding", "").lower():
-            parts = []
+            parts: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -188,6 +194,7 @@ class BaseHandler(BaseHTTPRequestHandler):
             raise ValueError("negative Content-Length")
         return self.rfile.read(length) if length else b""
 
+    @override
     def send_response(self, code: int, message: str | None = None) -> None:
         self._responded = True
         self._status = code

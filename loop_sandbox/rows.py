@@ -81,7 +81,7 @@ def _local_offsets(timezone: str | None):
         off = cache.get(bucket)
         if off is None:
             when = _dt.datetime.fromtimestamp(bucket * 900, tz)
-            off = int(when.utcoffset().total_seconds())  # type: ignore[union-attr]
+            off = int(when.utcoffset().total_seconds())  # type: ignore[union-attr]  # aware: set
             cache[bucket] = off
         return off
 
@@ -135,7 +135,8 @@ def generate_rows(
     days: dict[int, str] = {}
     tods: dict[int, str] = {}
     last_t = None
-    created = local_date = ""
+    created = ""
+    local_date: str | None = ""
     local_hour = 0
 
     for k in slot_range(start, end, rows_per_day):

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import override
+
 from loop_sandbox.api import ApiHandler
 from loop_sandbox.config import SandboxConfig
 from loop_sandbox.download import DownloadHandler
@@ -106,11 +108,13 @@ class Sandbox(SandboxState):
 
     # addresses -----------------------------------------------------------------
     @property
+    @override
     def api_url(self) -> str:
         """Base URL of the API, e.g. ``http://127.0.0.1:PORT``."""
         return f"http://127.0.0.1:{self._running(self._api).port}"
 
     @property
+    @override
     def download_url_base(self) -> str:
         """Base URL the signed result links point at (a separate server)."""
         port = self._running(self._download).port

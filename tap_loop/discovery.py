@@ -16,6 +16,8 @@ import tempfile
 import typing as t
 from pathlib import Path
 
+from typing_extensions import override
+
 from tap_loop.config.settings import Run, Settings, SettingsError
 from tap_loop.core.errors import DownloadError, ExportFailed, RangeTooLarge
 from tap_loop.loop_api.lifecycle import MAX_INVALID_DOWNLOADS, CompletedExport, ExportLifecycle
@@ -117,25 +119,30 @@ class _Enough(Exception):
 class _SampleSink(io.RawIOBase):
     """Writes the download to ``handle`` and reads its rows as they arrive (JSON only)."""
 
-    def __init__(self, handle: t.BinaryIO, limit: int) -> None:
+    def __init__(self, handle: t.IO[bytes], limit: int) -> None:
         self.handle, self.limit = handle, limit
         self.feeder: RowFeeder | None = RowFeeder()
         self.sample = Sample()
         self.size = 0
 
+    @override
     def writable(self) -> bool:
         return True
 
+    @override
     def seek(self, offset: int, whence: int = 0) -> int:  # a retried download restarts
         self.feeder, self.sample, self.size = RowFeeder(), Sample(), 0
         return self.handle.seek(offset, whence)
 
+    @override
     def truncate(self, size: int | None = None) -> int:
         return self.handle.truncate(size)
 
+    @override
     def flush(self) -> None:
         self.handle.flush()
 
+    @override
     def write(self, data: t.Any) -> int:
         self.handle.write(data)
         self.size += len(data)
@@ -156,6 +163,7 @@ class _SampleLifecycle(ExportLifecycle):
 
     sampled: Sample | None = None
 
+    @override
     def download(self, url: str, export_id: str) -> tuple[Path, int]:
         if self.settings.result_format == "xlsx":  # a zip is read from its end: whole
             return super().download(url, export_id)
@@ -163,7 +171,7 @@ class _SampleLifecycle(ExportLifecycle):
         with path.open("wb") as handle:
             sink = _SampleSink(handle, self.settings.schema_sample_rows)
             try:
-                size = self.api.download(url, t.cast("t.BinaryIO", sink))
+                size = self.api.download(url, t.cast("t.IO[bytes]", sink))
             except _Enough:
                 self.sampled = sink.sample
                 return path, sink.size

@@ -24,9 +24,10 @@ from pathlib import Path
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
+from typing_extensions import override
 
 from tap_loop.config.settings import Run, Settings
-from tap_loop.core.errors import DownloadError
+from tap_loop.core.errors import Cancelled, DownloadError
 from tap_loop.core.output import LoopMessageWriter
 from tap_loop.core.sdk_private import set_stream_schema, write_starting_replication_value
 from tap_loop.core.signals import STOP, StopRequested
@@ -34,7 +35,6 @@ from tap_loop.first_schema import FirstSchema
 from tap_loop.loop_api.inflight import request_fingerprint
 from tap_loop.loop_api.lifecycle import (
     MAX_INVALID_DOWNLOADS,
-    Cancelled,
     CompletedExport,
     ExportLifecycle,
 )
@@ -50,6 +50,7 @@ from tap_loop.state_book import StateBook
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
+    from singer_sdk.helpers.types import Context, Record
 
 LOGGER = logging.getLogger("tap_loop.stream")
 WINDOW_START = "_loop_window_start"
@@ -80,12 +81,13 @@ class ReportStream(Stream):
         self._structs_out = False
         self.first_schema: FirstSchema | None = None  # set when there is no catalog
 
-    @property
+    @property  # type: ignore[explicit-override]  # mypy#15900: a property with a setter
+    @override
     def primary_keys(self) -> list[str]:
         return self._keys
 
     @primary_keys.setter
-    def primary_keys(self, value: list[str] | None) -> None:
+    def primary_keys(self, value: t.Sequence[str] | None) -> None:
         self._keys = list(value or [])
 
     @classmethod
@@ -117,11 +119,15 @@ class ReportStream(Stream):
         return SchemaTracker(self, tap.mapper, tap.write_message)
 
     # -- state ----------------------------------------------------------------------------
-    def get_replication_key_signpost(self, context: t.Any = None) -> None:
+    @override
+    def get_replication_key_signpost(self, context: Context | None = None) -> None:
         """No signpost: the bookmark is set per window by this stream, never per row."""
         return None
 
-    def _increment_stream_state(self, latest_record: t.Any, *, context: t.Any = None) -> None:
+    @override
+    def _increment_stream_state(
+        self, latest_record: Record, *, context: Context | None = None
+    ) -> None:
         """Disabled on purpose: see the module docstring (meltano/sdk#1165).
 
         A private singer-sdk override: see :mod:`tap_loop.core.sdk_private`, entry 6."""
@@ -178,7 +184,8 @@ class ReportStream(Stream):
         return plan_windows(start, end, settings.window_seconds)
 
     # -- records --------------------------------------------------------------------------
-    def get_records(self, context: t.Any) -> t.Iterable[dict[str, t.Any]]:
+    @override
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """Rows of every window, in window order; a STATE after each window."""
         settings = self.settings
         run_started = self.run.started
@@ -326,14 +333,16 @@ class ReportStream(Stream):
                     tracker.observe(row)
                 yield row
 
+    @override
     def generate_child_contexts(
-        self, record: dict[str, t.Any], context: t.Any
-    ) -> t.Iterable[t.Any]:
+        self, record: Record, context: Context | None
+    ) -> t.Iterable[Context | None]:
         """None: the stream has no child streams, so the general path has no per-row
         child work (no context copy, no second evaluation of a stream map's filter)."""
         return ()
 
     # -- output ---------------------------------------------------------------------------
+    @override
     def _write_schema_message(self) -> None:
         """Held back without a catalog until the first rows are known (first_schema.py).
 
@@ -359,8 +368,9 @@ class ReportStream(Stream):
             )
         )
 
+    @override
     def _sync_records(
-        self, context: t.Any = None, *, write_messages: bool = True
+        self, context: Context | None = None, *, write_messages: bool = True
     ) -> t.Generator[dict[str, t.Any], t.Any, t.Any]:
         """The hot path when nothing transforms rows: one RECORD line per row written
         straight to stdout, no per-row message objects, and the same STATE messages as the

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import threading
+import typing as t
 
+from tap_loop.loop_api.lifecycle import ExportLifecycle
 from tap_loop.loop_api.pipeline import ExportPipeline
 from tap_loop.loop_api.windows import Window
 from tests.helpers import DAY, EPOCH_2026_11_01, iso, row_ids, run_tap
@@ -21,7 +23,7 @@ def test_rows_in_window_order_when_later_windows_finish_first(sandbox, config, c
     run = run_tap(config, catalog=catalog)
     assert run.returncode == 0, run.stderr
     assert row_ids(run.records) == expected_ids(sandbox, START, START + 6 * DAY)
-    ends = [run.bookmark(s) for s in run.states if run.bookmark(s)]
+    ends = [end for s in run.states if (end := run.bookmark(s))]
     assert ends == sorted(ends) and ends[-1] == iso(START + 6 * DAY)
     assert_no_state_ahead_of_rows(run.messages)
     creates = sorted(
@@ -61,7 +63,7 @@ class _FakeLifecycle:
 def test_limit_halves_on_429_and_grows_back_after_a_quiet_period():
     now = [0.0]
     pipeline = ExportPipeline(
-        _FakeLifecycle(),
+        t.cast("ExportLifecycle", _FakeLifecycle()),
         [Window(0, 1)],
         max_in_flight=8,
         min_window_seconds=60,

@@ -65,8 +65,8 @@ def kill_when_in_flight(config: dict, catalog: dict | None = None) -> dict:
         process.send_signal(signal.SIGKILL)
     finally:
         process.wait(timeout=60)
-        process.stdout.close()  # type: ignore[union-attr]
-        process.stderr.close()  # type: ignore[union-attr]
+        process.stdout.close()
+        process.stderr.close()
     assert process.returncode == -9  # really killed, not a finished run
     return messages[-1]["value"]
 
@@ -161,7 +161,9 @@ def test_future_end_date_never_moves_the_bookmark_past_the_run(sandbox, config):
     after = time.time()
     assert first.returncode == 0, first.stderr
     assert "'end_date'" in first.stderr and "later runs" in first.stderr
-    bookmark = dt.datetime.fromisoformat(first.bookmark()).timestamp()
+    first_end = first.bookmark()
+    assert first_end is not None
+    bookmark = dt.datetime.fromisoformat(first_end).timestamp()
     settle = 600  # settle_minutes' default
     assert before - settle - 1 <= bookmark <= after - settle
     ids = {r["id"] for r in first.records}
@@ -177,7 +179,9 @@ def test_future_end_date_never_moves_the_bookmark_past_the_run(sandbox, config):
     ]
     sync_starts = sorted(c["start"] for c in creates if c["start"] >= int(bookmark))
     assert sync_starts and sync_starts[0] == int(bookmark)  # resumes where run 1 stopped
-    end = dt.datetime.fromisoformat(second.bookmark()).timestamp()
+    second_end = second.bookmark()
+    assert second_end is not None
+    end = dt.datetime.fromisoformat(second_end).timestamp()
     assert bookmark + settle - 5 <= end <= time.time()
     got = ids | {r["id"] for r in second.records}
     assert got == {r["id"] for r in sandbox.expected_rows(start, int(end))}
@@ -204,8 +208,8 @@ def test_stop_signal_keeps_the_last_state_and_exits_non_zero(
             ),
         )
         process.send_signal(signum)
-        out = process.stdout.read()  # type: ignore[union-attr]  # (same buffer as above)
-        err = process.stderr.read()  # type: ignore[union-attr]
+        out = process.stdout.read()  # (same buffer as above)
+        err = process.stderr.read()
         process.wait(timeout=60)
     finally:
         if process.poll() is None:
@@ -272,6 +276,7 @@ def test_an_entry_brought_back_by_a_state_merge_is_never_reused(sandbox, config,
     sandbox.configure(processing_seconds=0.2)
     second = run_tap(config, state=first, catalog=catalog)
     assert second.returncode == 0, second.stderr
+    assert second.last_state is not None
     assert "exports_in_flight" not in second.last_state["bookmarks"]["report"]
     merged = meltano_merge(second.last_state, json.loads(json.dumps(first)))
     assert entry in merged["bookmarks"]["report"]["exports_in_flight"]  # it came back

@@ -78,6 +78,7 @@ def test_a_saved_in_flight_export_is_polled_not_created_again(sandbox, config, c
         for w in range(3)
         for r in sandbox.expected_rows(START + w * DAY, START + (w + 1) * DAY)
     ]
+    assert after.last_state is not None
     assert "exports_in_flight" not in after.last_state["bookmarks"]["report"]
 
 

@@ -10,6 +10,7 @@ import struct
 
 import orjson
 import pytest
+from typing_extensions import override
 
 from tap_loop.core.output import dumps
 from tap_loop.results import json_rows as rows
@@ -29,10 +30,12 @@ class _Unseekable(io.RawIOBase):
     def __init__(self, data: bytes) -> None:
         self._data = io.BytesIO(data)
 
+    @override
     def readable(self) -> bool:
         return True
 
-    def readinto(self, target) -> int:  # type: ignore[override]
+    @override
+    def readinto(self, target) -> int:
         chunk = self._data.read(len(target))
         target[: len(chunk)] = chunk
         return len(chunk)

@@ -537,6 +537,7 @@ def test_cli_prints_json_line_and_stops_on_sigterm():
          "--token", "demo-token", "--processing-seconds", "0"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
     try:
         info = json.loads(proc.stdout.readline())
         assert info["api_url"].startswith("http://127.0.0.1:")

@@ -116,7 +116,7 @@ def test_drift_announces_a_wider_schema_before_the_first_row_with_a_new_field(sa
     assert "sentimentScore" not in stream_entry(catalog)["schema"]["properties"]
     run = run_tap(config, catalog=catalog)
     assert run.returncode == 0, run.stderr
-    current = None
+    current: dict | None = None
     first_with_field = None
     schemas_seen = 0
     for index, message in enumerate(run.messages):
@@ -125,6 +125,7 @@ def test_drift_announces_a_wider_schema_before_the_first_row_with_a_new_field(sa
             schemas_seen += 1
         elif message["type"] == "RECORD":
             record = message["record"]
+            assert current is not None  # a SCHEMA comes first
             validator(current).validate(record)  # every row conforms to the schema announced
             if "sentimentScore" in record and first_with_field is None:
                 first_with_field = index

@@ -48,7 +48,7 @@ def test_fault_soak(sandbox, config, catalog, capsys):
     assert run.returncode == 0, run.stderr[-3000:]
 
     expected = {r["id"]: r for r in sandbox.expected_rows(START, END)}
-    got = {}
+    got: dict[str, dict] = {}
     for record in run.records:
         row = {k: v for k, v in record.items() if not k.startswith("_loop_")}
         got.setdefault(row["id"], row)

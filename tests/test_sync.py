@@ -66,6 +66,7 @@ def test_a_state_after_every_window_and_never_ahead_of_rows(sandbox, config, cat
                 complete.add(bookmark)
             bookmarks.append(bookmark)
     assert [b for b in dict.fromkeys(bookmarks) if b] == WINDOW_ENDS
+    assert run.last_state is not None
     state = run.last_state["bookmarks"]["report"]
     assert state["replication_key"] == "_loop_window_end"
     assert state["replication_key_value"] == WINDOW_ENDS[-1]
@@ -183,10 +184,12 @@ def test_one_progress_line_per_window(sandbox, config, catalog):
     assert len(lines) == 3
     assert all(" rows" in line and "export " in line for line in lines)
     # k/N windows, rows so far (cumulative, matching the records) and an ETA
-    progress = [
+    found = [
         re.search(r"Window (\d+)/(\d+) .* (\d+) rows \((\d+) so far\).* ETA (.+)$", line)
         for line in lines
     ]
+    progress = [m for m in found if m is not None]
+    assert len(progress) == len(lines)
     assert [(m[1], m[2]) for m in progress] == [("1", "3"), ("2", "3"), ("3", "3")]
     so_far = [int(m[4]) for m in progress]
     assert so_far == list(itertools.accumulate(int(m[3]) for m in progress))

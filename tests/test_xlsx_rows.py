@@ -221,7 +221,7 @@ def test_stopping_early_closes_cleanly(tmp_path: Path) -> None:
     path = write_book(tmp_path / "e.xlsx", [["a"], *([i] for i in range(100))])
     rows = iter_xlsx_rows(path)
     assert next(rows) == {"a": 0}
-    rows.close()  # type: ignore[attr-defined]
+    rows.close()
 
 
 def test_missing_extra_raises_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -295,7 +295,7 @@ def test_json_and_xlsx_exports_of_same_rows_agree(tmp_path: Path) -> None:
 
 def test_records_from_rows_takes_other_readers_values() -> None:
     # python-calamine style: '' for empty cells, floats for integers, date objects.
-    raw = [
+    raw: list[list[object]] = [
         ["id", "when", "day", "", "n"],
         [1.0, dt.datetime(2026, 1, 2, 3, 4, 5), dt.date(2026, 1, 2), "", '{"k":[1]}'],
         ["", "", "", "", ""],

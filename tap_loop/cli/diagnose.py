@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
+from typing_extensions import override
 
 from tap_loop.config.settings import Settings
 from tap_loop.core.errors import ExportFailed, LoopTapError
@@ -67,6 +68,7 @@ class _Notes(logging.Handler):
         super().__init__(logging.INFO)
         self.lines: list[dict[str, str]] = []
 
+    @override
     def emit(self, record: logging.LogRecord) -> None:
         if record.name.startswith("tap_loop") and record.name != LOGGER.name:
             self.lines.append({"level": record.levelname, "message": record.getMessage()})

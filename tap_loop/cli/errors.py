@@ -19,10 +19,14 @@ from singer_sdk.exceptions import (
     AbortedSyncPausedException,
     ConfigValidationError,
 )
+from typing_extensions import override
 
 from tap_loop.config.settings import DEPRECATED_SETTINGS
 from tap_loop.core.errors import LoopTapError
 from tap_loop.results.xlsx_rows import XlsxSupportMissing
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context, Record
 
 _IN_CONFIG = re.compile(r"^(?P<message>.*) in config\['(?P<name>[^']+)'\]")
 _REQUIRED = re.compile(r"^'(?P<name>[^']+)' is a required property")
@@ -60,6 +64,7 @@ class _QuietKnownFailures(logging.Filter):
     """Drops singer-sdk's "An unhandled error occurred while syncing" line when the
     error is one the tap reports itself (or the end of ``--test``'s one-row sync)."""
 
+    @override
     def filter(self, record: logging.LogRecord) -> bool:
         if not str(record.msg).startswith(_UNHANDLED):
             return True
@@ -117,11 +122,11 @@ def warn_unknown_settings(
 
 
 def first_rows_only(
-    get_records: t.Callable[[t.Any], t.Iterable[dict[str, t.Any]]], limit: int
-) -> t.Callable[[t.Any], t.Iterator[dict[str, t.Any]]]:
+    get_records: t.Callable[[Context | None], t.Iterable[Record]], limit: int
+) -> t.Callable[[Context | None], t.Iterator[Record]]:
     """``get_records`` that ends cleanly (closing the export pipeline) after ``limit`` rows."""
 
-    def limited(context: t.Any) -> t.Iterator[dict[str, t.Any]]:
+    def limited(context: Context | None) -> t.Iterator[Record]:
         records = iter(get_records(context))
         try:
             for count, row in enumerate(records, 1):

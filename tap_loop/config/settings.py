@@ -247,8 +247,8 @@ def load_settings(config: t.Mapping[str, t.Any], *, require_token: bool = True) 
         ("customer_ids", "customerIds"),
     ):
         lists[setting] = c.get(setting, _string_list)
-        if lists[setting]:
-            filters[api_field] = lists[setting]  # type: ignore[assignment]
+        if value := lists[setting]:
+            filters[api_field] = value
     settings = dict(
         api_token=(token or "").strip(),
         api_url=c.get("api_url", _url, DEFAULT_API_URL),
@@ -284,7 +284,7 @@ def load_settings(config: t.Mapping[str, t.Any], *, require_token: bool = True) 
     )
     if c.errors:
         raise SettingsError(c.errors)
-    return Settings(**settings)  # type: ignore[arg-type]
+    return Settings(**settings)
 
 
 class Run:

@@ -16,13 +16,17 @@ import typing as t
 
 import msgspec
 from singer_sdk.io_base import SingerWriter
+from singer_sdk.singerlib import Message
+from typing_extensions import override
 
 from tap_loop.core.errors import LoopTapError
+
+_JSON_KINDS: tuple[type, ...] = (str, bool, int, float, dict, list)
 
 
 def _default(value: t.Any) -> t.Any:
     """What msgspec does not write itself: subclasses of JSON's types."""
-    for kind in (str, bool, int, float, dict, list):
+    for kind in _JSON_KINDS:
         if isinstance(value, kind):
             return kind(value)
     raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
@@ -39,10 +43,12 @@ dumps: t.Callable[[t.Any], bytes] = msgspec.json.Encoder(
 class LoopMessageWriter(SingerWriter):
     """singer-sdk message writer: fast JSON, buffered records, flush on anything else."""
 
-    def serialize_message(self, message: t.Any) -> str:  # type: ignore[override]
+    @override
+    def serialize_message(self, message: Message) -> str:
         return dumps(_message_dict(message)).decode()
 
-    def write_message(self, message: t.Any) -> None:
+    @override
+    def write_message(self, message: Message) -> None:
         self.write_line(dumps(_message_dict(message)), flush=True)
 
     @staticmethod
@@ -92,14 +98,14 @@ class LoopMessageWriter(SingerWriter):
 
 def _raw_sink() -> t.Callable[[bytes], t.Any]:
     """A fast ``write(bytes)`` of whole lines (newline included) to stdout, no flush."""
-    binary = getattr(sys.stdout, "buffer", None)
+    binary: t.BinaryIO | None = getattr(sys.stdout, "buffer", None)
     if binary is not None:
         return binary.write
     out = sys.stdout  # a text-only stdout, e.g. io.StringIO in tests
     return lambda data: out.write(data.decode())
 
 
-def _message_dict(message: t.Any) -> dict[str, t.Any]:
+def _message_dict(message: Message) -> dict[str, t.Any]:
     """The message as a dict; its ``time_extracted`` in ``isoformat`` (``+00:00``), as
     the fast path writes it."""
     data = message.to_dict()

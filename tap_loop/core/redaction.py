@@ -6,6 +6,8 @@ import logging
 import re
 import threading
 
+from typing_extensions import override
+
 _SIGNATURE = re.compile(r"(?i)(Signature=)[^&\s\"'<>]+")
 _BEARER = re.compile(r"(?i)(Bearer\s+)[A-Za-z0-9._~+/=-]+")
 _secrets: set[str] = set()
@@ -39,6 +41,7 @@ def safe_url(url: str) -> str:
 class RedactingFilter(logging.Filter):
     """A logging filter that rewrites each record's message (and traceback) redacted."""
 
+    @override
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()

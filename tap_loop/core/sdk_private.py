@@ -65,6 +65,7 @@ from singer_sdk.helpers._catalog import get_selected_schema
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream
+    from singer_sdk.helpers.types import Context
     from singer_sdk.mapper import PluginMapper
     from singer_sdk.singerlib import SelectionMask
 
@@ -72,12 +73,14 @@ if t.TYPE_CHECKING:
 def set_stream_schema(stream: Stream, schema: dict[str, t.Any]) -> None:
     """Make ``schema`` the stream's schema, and its effective schema if a catalog set one
     (catalogue entry 1)."""
-    stream._schema = schema  # type: ignore[attr-defined]
-    if stream._input_schema is not None:  # type: ignore[attr-defined]
-        stream._input_schema = schema  # type: ignore[attr-defined]
+    stream._schema = schema
+    if stream._input_schema is not None:
+        stream._input_schema = schema
 
 
-def selected_schema(stream_name: str, schema: dict[str, t.Any], mask: SelectionMask) -> dict:
+def selected_schema(
+    stream_name: str, schema: dict[str, t.Any], mask: SelectionMask
+) -> dict[str, t.Any]:
     """A copy of ``schema`` without the fields ``mask`` deselects (catalogue entry 2)."""
     return get_selected_schema(stream_name, schema, mask)
 
@@ -92,7 +95,7 @@ def refresh_stream_maps(stream: Stream, mapper: PluginMapper) -> list[t.Any]:
     return maps
 
 
-def write_starting_replication_value(stream: Stream, context: t.Any) -> None:
+def write_starting_replication_value(stream: Stream, context: Context | None) -> None:
     """Write ``starting_replication_value`` into the state as the general path does before
     its first row (catalogue entry 4)."""
-    stream._write_starting_replication_value(context)  # type: ignore[attr-defined]
+    stream._write_starting_replication_value(context)

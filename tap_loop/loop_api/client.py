@@ -12,6 +12,7 @@ import typing as t
 from urllib.parse import urlsplit
 
 import requests
+from typing_extensions import override
 
 from tap_loop import __version__
 from tap_loop.core.errors import (
@@ -195,7 +196,10 @@ def _strip_credentials(request: requests.PreparedRequest) -> requests.PreparedRe
 class _NoAuthSession(requests.Session):
     """A session that never re-adds credentials (e.g. from ~/.netrc) on redirects."""
 
-    def rebuild_auth(self, prepared_request, response):  # type: ignore[no-untyped-def]
+    @override
+    def rebuild_auth(
+        self, prepared_request: requests.PreparedRequest, response: requests.Response
+    ) -> None:
         _strip_credentials(prepared_request)
 
 
@@ -227,7 +231,7 @@ class Downloader:
             self._local.session = session
         return self._local.session
 
-    def download(self, url: str, sink: t.BinaryIO) -> int:
+    def download(self, url: str, sink: t.IO[bytes]) -> int:
         """Stream ``url`` into ``sink``; return the byte count.
 
         Raises :class:`UrlExpired` when the host refuses the signature (403/400/401/410)
@@ -241,7 +245,7 @@ class Downloader:
             give_up=lambda last: self._retries_exhausted(url, last),
         )
 
-    def _fresh_download(self, url: str, sink: t.BinaryIO) -> int:
+    def _fresh_download(self, url: str, sink: t.IO[bytes]) -> int:
         """One attempt into an emptied sink; a retryable failure is :class:`Transient`."""
         sink.seek(0)
         sink.truncate()
@@ -254,7 +258,7 @@ class Downloader:
             "nothing is lost."
         )
 
-    def _download_once(self, url: str, sink: t.BinaryIO) -> int:
+    def _download_once(self, url: str, sink: t.IO[bytes]) -> int:
         """One GET of ``url`` into ``sink``, whole within ``deadline_seconds``.
 
         ``request_timeout_seconds`` bounds each socket read; the deadline bounds the

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+from typing_extensions import Self
 
 from tap_loop.config.settings import Settings
 from tap_loop.core.errors import (
@@ -199,7 +200,7 @@ class ExportLifecycle:
             raise
         return path, size
 
-    def _download_in_time(self, url: str, sink: t.BinaryIO) -> int:
+    def _download_in_time(self, url: str, sink: t.IO[bytes]) -> int:
         """Download; one more try when the whole-download deadline passes, then stop."""
         try:
             return self.api.download(url, sink)
@@ -232,6 +233,7 @@ class ExportLifecycle:
         attempts = 0
         export_id = resume_id
         failures: list[str] = []
+        state: ExportState | None  # None after a URL expired: the export is gone
         while True:
             if self.cancel.is_set():
                 raise Cancelled("sync stopping")
@@ -325,7 +327,7 @@ class ExportLifecycle:
         the export is gone (expired or failed): the caller then produces the window anew.
         """
         done.path.unlink(missing_ok=True)
-        urls = [done.url] if done.url else []
+        urls: list[str | None] = [done.url] if done.url else []
         for attempt in range(2):
             if attempt == 1 or not urls:
                 state = self._fresh_state(done.export_id, done.window)
@@ -374,7 +376,7 @@ class ExportLifecycle:
         work_dir: Path,
         cancel: threading.Event | None = None,
         on_status: StatusObserver | None = None,
-    ) -> ExportLifecycle:
+    ) -> Self:
         """A lifecycle over HTTP (:class:`LoopExportApi`) with the API client and
         downloader the settings describe (Loop's 429s reach ``api.on_rate_limited``,
         unset here)."""

@@ -69,7 +69,7 @@ class ExportPhases:
             metrics.get_metrics_logger(),
             metrics.Point(
                 "timer",
-                LoopMetric.EXPORT_PHASE_DURATION,  # type: ignore[arg-type]
+                LoopMetric.EXPORT_PHASE_DURATION,  # type: ignore[arg-type]  # Point wants sdk's Metric enum
                 round(now - self.last, 6),
                 {
                     metrics.Tag.STREAM: STREAM,

@@ -17,8 +17,8 @@ import threading
 import time
 import typing as t
 
-from tap_loop.core.errors import ExportFailed, RangeTooLarge
-from tap_loop.loop_api.lifecycle import Cancelled, CompletedExport, ExportLifecycle
+from tap_loop.core.errors import Cancelled, ExportFailed, RangeTooLarge
+from tap_loop.loop_api.lifecycle import CompletedExport, ExportLifecycle
 from tap_loop.loop_api.windows import Window
 
 LOGGER = logging.getLogger("tap_loop.pipeline")

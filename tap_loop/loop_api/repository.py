@@ -34,7 +34,7 @@ class ExportApi(t.Protocol):
         :class:`~tap_loop.core.errors.ExportNotFound` when Loop does not know the id."""
         ...
 
-    def download(self, url: str, sink: t.BinaryIO) -> int:
+    def download(self, url: str, sink: t.IO[bytes]) -> int:
         """Stream the result at ``url`` into ``sink``; return the byte count.
         :class:`~tap_loop.core.errors.UrlExpired` when the URL was refused,
         :class:`~tap_loop.core.errors.DownloadTooSlow` when the whole-download deadline
@@ -63,7 +63,7 @@ class LoopExportApi:
     def get_export(self, export_id: str) -> dict[str, t.Any]:
         return self.loop.get_export(export_id)
 
-    def download(self, url: str, sink: t.BinaryIO) -> int:
+    def download(self, url: str, sink: t.IO[bytes]) -> int:
         return self.downloader.download(url, sink)
 
     @property

@@ -164,7 +164,7 @@ def waits(policy: RetryPolicy) -> Generator[float, Transient | None, None]:
     next(expo)  # backoff's generators open with a priming yield
     failure = yield 0.0
     while True:
-        step = half_jitter(t.cast(float, next(expo)))
+        step = half_jitter(next(expo))
         hinted = failure.retry_after if failure is not None else None
         wait = step if hinted is None else hinted
         failure = yield max(0.0, min(wait, policy.max_wait_seconds))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from typing_extensions import override
+
 
 def to_epoch(moment: dt.datetime) -> int:
     """Whole epoch seconds of an aware datetime (fractions are dropped)."""
@@ -40,6 +42,7 @@ class Window:
         middle = self.start + (self.end - self.start) // 2
         return Window(self.start, middle), Window(middle, self.end)
 
+    @override
     def __str__(self) -> str:
         return f"[{self.start_iso} .. {self.end_iso}]"
 

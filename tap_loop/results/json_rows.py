@@ -31,8 +31,12 @@ import typing as t
 
 import ijson
 import orjson
+from typing_extensions import override
 
 from tap_loop.core.errors import DownloadError
+
+if t.TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 CHUNK = 1 << 20
 LOGGER = logging.getLogger("tap_loop.rows")
@@ -56,7 +60,7 @@ class InvalidExport(DownloadError):
 
 
 #: Typed decoding of a chunk's JSON array text: its rows if all fit, else None.
-TypedDecode = t.Callable[[bytes], "list[t.Any] | None"]
+TypedDecode = t.Callable[[bytes | bytearray], "list[t.Any] | None"]
 
 
 class Batch(t.NamedTuple):
@@ -245,7 +249,7 @@ def _net(buffer: bytes, start: int, end: int) -> int:
     return buffer.count(b"{", start, end) - buffer.count(b"}", start, end)
 
 
-def _decode(text: bytes, typed: TypedDecode | None) -> Batch:
+def _decode(text: bytes | bytearray, typed: TypedDecode | None) -> Batch:
     """The rows of a JSON array text: typed rows if ``typed`` decodes them all, else
     parsed into dicts. Raises ``orjson.JSONDecodeError`` if the text is not valid."""
     if typed is not None and (rows := typed(text)) is not None:
@@ -253,14 +257,14 @@ def _decode(text: bytes, typed: TypedDecode | None) -> Batch:
     return Batch(_parse_array(text), False)
 
 
-def _parse_array(data: bytes) -> list[t.Any]:
+def _parse_array(data: bytes | bytearray) -> list[t.Any]:
     """Parse a JSON array of row objects; integers keep their exact value.
 
     orjson validates and parses; it turns integers outside [-2**63, 2**64) into floats,
     so when ``data`` holds a run of 19 or more digits (cheap to find) the stdlib parser,
     exact for any integer, parses it again. Raises ``orjson.JSONDecodeError`` if invalid.
     """
-    rows = orjson.loads(data)
+    rows: list[t.Any] = orjson.loads(data)
     if _LONG_DIGITS in data.translate(_DIGITS_ONLY):
         rows = json.loads(data)
     for row in rows:
@@ -291,7 +295,7 @@ def _last_rows(
         yield from (Batch([row], False) for row in _incremental(io.BytesIO(text)))
 
 
-def _incremental(stream: t.BinaryIO) -> t.Iterator[dict[str, t.Any]]:
+def _incremental(stream: t.BinaryIO | _Chain) -> t.Iterator[dict[str, t.Any]]:
     """Rows read by ijson's C parser; its integers end at 2**63, so on an integer
     overflow the stream is read again from where it started with ijson's pure-Python
     parser (exact for any integer, slower), skipping the rows already given."""
@@ -316,14 +320,14 @@ def _incremental(stream: t.BinaryIO) -> t.Iterator[dict[str, t.Any]]:
 _EXACT_IJSON = ijson.get_backend("python")
 
 
-def _position(stream: t.BinaryIO) -> int | None:
+def _position(stream: t.BinaryIO | _Chain) -> int | None:
     try:
         return stream.tell() if stream.seekable() else None
     except (OSError, ValueError):
         return None
 
 
-def _ijson_rows(stream: t.BinaryIO, backend: t.Any) -> t.Iterator[dict[str, t.Any]]:
+def _ijson_rows(stream: t.BinaryIO | _Chain, backend: t.Any) -> t.Iterator[dict[str, t.Any]]:
     try:
         for row in backend.items(stream, "item", use_float=True):
             if not isinstance(row, dict):
@@ -347,15 +351,19 @@ class _Chain(io.RawIOBase):
         self._buffer = b""
         self._read = 0
 
+    @override
     def readable(self) -> bool:
         return True
 
+    @override
     def seekable(self) -> bool:
         return self._origin is not None
 
+    @override
     def tell(self) -> int:
         return self._read
 
+    @override
     def seek(self, offset: int, whence: int = 0) -> int:
         """Only back to the start (to re-read with another parser)."""
         if offset != 0 or whence != 0 or self._origin is None:
@@ -364,6 +372,7 @@ class _Chain(io.RawIOBase):
         self._rewind()
         return 0
 
+    @override
     def read(self, size: int = -1) -> bytes:
         while not self._buffer:
             try:
@@ -377,7 +386,9 @@ class _Chain(io.RawIOBase):
         self._read += len(chunk)
         return chunk
 
-    def readinto(self, target: bytearray) -> int:  # type: ignore[override]
-        chunk = self.read(len(target))
-        target[: len(chunk)] = chunk
+    @override
+    def readinto(self, target: WriteableBuffer) -> int:
+        view = memoryview(target).cast("B")
+        chunk = self.read(len(view))
+        view[: len(chunk)] = chunk
         return len(chunk)

@@ -28,7 +28,7 @@ import re
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import IO, Any
 from xml.etree.ElementTree import ParseError
@@ -63,7 +63,7 @@ def _import_openpyxl() -> Any:
 
 def iter_xlsx_rows(
     path: str | os.PathLike[str] | IO[bytes], *, parse_json_cells: bool = True
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     """Yield the rows of the workbook's first sheet as dicts keyed by the header.
 
     The workbook is read in streaming mode and closed when the iterator ends or is
@@ -82,7 +82,9 @@ def iter_xlsx_rows(
 _CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ParseError, OSError)
 
 
-def _unreadable_as_invalid(rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _unreadable_as_invalid(
+    rows: Iterator[dict[str, Any]],
+) -> Generator[dict[str, Any], None, None]:
     try:
         yield from rows
     except _CORRUPT as exc:
@@ -256,9 +258,9 @@ def records_from_rows(
             for index in range(width, count):
                 value = values[index]
                 if value is not None:
-                    name = extra.get(index)
-                    if name is None:
-                        name = extra[index] = _unique(f"column_{index + 1}", used)
-                        used.add(name)
-                    record[name] = value
+                    column = extra.get(index)
+                    if column is None:
+                        column = extra[index] = _unique(f"column_{index + 1}", used)
+                        used.add(column)
+                    record[column] = value
         yield record

@@ -275,12 +275,12 @@ class _Acc:
                 self.fmt = seen if (fmt is True or fmt == seen) else None
         elif name == "object":
             self.add_object(value)
-        elif name == "array":
+        elif name == "array" and value:
             items = self.items
-            if items is None and value:
+            if items is None:
                 items = self.items = _Acc()
             for element in value:
-                items.add(element)  # type: ignore[union-attr]
+                items.add(element)
 
     def add_many(self, values: list[Any]) -> None:
         """``add`` each value in turn, with the same result, a column at a time: C loops

@@ -53,7 +53,7 @@ def fits(node: Any, value: Any) -> bool:
     if t is None or (t not in names and not (t == "integer" and "number" in names)):
         return False
     if t == "string":
-        check = _FORMAT_CHECKS.get(node.get("format"))  # type: ignore[arg-type]
+        check = _FORMAT_CHECKS.get(node.get("format"))
         return check is None or check(value)
     if t == "object":
         props = node.get("properties")
@@ -356,7 +356,7 @@ def _generated_checker(props: Mapping[str, Any]) -> Callable[[Mapping[str, Any]]
         return general
     exec(code, source.ns)  # our own source, built from the schema's structure
     check: Callable[[Mapping[str, Any]], bool] = source.ns["check"]
-    check.source = "\n".join(source.lines)  # type: ignore[attr-defined]
+    check.source = "\n".join(source.lines)  # type: ignore[attr-defined]  # the generated code, for debugging
     return check
 
 

@@ -49,7 +49,7 @@ class SchemaTracker:
         )
         self._told: set[str] = set()
 
-    def decode(self, text: bytes) -> list[t.Any] | None:
+    def decode(self, text: bytes | bytearray) -> list[t.Any] | None:
         """The rows of a chunk's JSON array text as typed rows if they all fit the
         announced schema, else None (then they are parsed into dicts and observed)."""
         typed = self.guard.typed

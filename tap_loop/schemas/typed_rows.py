@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping
+from functools import partial
 from operator import attrgetter
 from typing import Any, Union
 
@@ -65,6 +66,27 @@ def _dates(strings: set[str]) -> bool:
 _FORMATS: dict[str, Callable[[set[str]], bool]] = {"date-time": _date_times, "date": _dates}
 
 
+# The probes of one place of the schema (bound with functools.partial), given its values:
+def _strings_probe(check: Callable[[set[str]], bool], values: list[Any]) -> bool:
+    """The distinct strings among ``values`` pass ``check`` (a format)."""
+    return check(set(_of_type(values, str)))
+
+
+def _kind_probe(kind: type, probe: Probe, values: list[Any]) -> bool:
+    """The values of type ``kind`` (the Structs of one object) pass ``probe``."""
+    return probe(_of_type(values, kind))
+
+
+def _items_probe(probe: Probe, values: list[Any]) -> bool:
+    """The elements of the lists among ``values``, together, pass ``probe``."""
+    return probe([*_from_iterable(_of_type(values, list))])
+
+
+def _field_probe(get: Callable[[Any], Any], probe: Probe, objects: list[Any]) -> bool:
+    """One field of every Struct, ``get(obj)``, passes ``probe``."""
+    return probe(list(map(get, objects)))
+
+
 class _Untranslatable(Exception):
     """The schema holds something msgspec's types cannot say exactly."""
 
@@ -90,9 +112,9 @@ class _Types:
                 members.extend(_SCALARS[name])
             elif name == "string":
                 members.append(str)
-                strings = _FORMATS.get(node.get("format"))  # type: ignore[arg-type]
+                strings = _FORMATS.get(node.get("format"))
                 if strings is not None:
-                    probes.append(lambda values, s=strings: s(set(_of_type(values, str))))
+                    probes.append(partial(_strings_probe, strings))
             elif name == "object":
                 props = node.get("properties")
                 if props is None:
@@ -101,18 +123,16 @@ class _Types:
                 struct, probe = self.struct(props)
                 members.append(struct)
                 if probe is not None:
-                    probes.append(lambda values, k=struct, p=probe: p(_of_type(values, k)))
+                    probes.append(partial(_kind_probe, struct, probe))
             elif name == "array":
                 items = node.get("items")
                 if _is_any(items):
                     members.append(list)
                     continue
                 item_type, probe = self.node(items)
-                members.append(list[item_type])  # type: ignore[valid-type]
+                members.append(list[item_type])  # type: ignore[valid-type]  # a type made at run time
                 if probe is not None:
-                    probes.append(
-                        lambda values, p=probe: p([*_from_iterable(_of_type(values, list))])
-                    )
+                    probes.append(partial(_items_probe, probe))
             else:
                 raise _Untranslatable(f"type {name!r}")
         members = list(dict.fromkeys(members))  # "integer" and "number": one int
@@ -134,7 +154,7 @@ class _Types:
             fields.append((field, Union[kind, msgspec.UnsetType], msgspec.UNSET))  # noqa: UP007
             if probe is not None:
                 get = attrgetter(field)
-                probes.append(lambda objects, g=get, p=probe: p(list(map(g, objects))))
+                probes.append(partial(_field_probe, get, probe))
         struct = msgspec.defstruct(
             f"Object{next(self.count)}",
             fields,
@@ -167,10 +187,10 @@ class TypedRows:
     def __init__(self, props: Mapping[str, Any]) -> None:
         """Raises _Untranslatable (or TypeError...) when msgspec cannot say the schema."""
         struct, self._probe = _Types().struct(props)
-        self._decode = msgspec.json.Decoder(list[struct]).decode  # type: ignore[valid-type]
+        self._decode = msgspec.json.Decoder(list[struct]).decode  # type: ignore[valid-type]  # a Struct made at run time
         self.fields = {key: f"f{index}" for index, key in enumerate(props)}
 
-    def decode(self, text: bytes) -> list[Any] | None:
+    def decode(self, text: bytes | bytearray) -> list[Any] | None:
         """The rows of the JSON array ``text`` as Structs if all fit, else None."""
         try:
             rows = self._decode(text)

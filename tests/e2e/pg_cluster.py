@@ -44,8 +44,8 @@ def find_bindir() -> Path | None:
             found.append((int(version), Path(initdb).parent))
     if found:
         return max(found)[1]
-    initdb = shutil.which("initdb")
-    return Path(initdb).resolve().parent if initdb else None
+    on_path = shutil.which("initdb")
+    return Path(on_path).resolve().parent if on_path else None
 
 
 def _stop_system_clusters() -> None:

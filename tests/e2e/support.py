@@ -179,8 +179,9 @@ def source_fields(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k not in TAP_FIELDS}
 
 
-def epoch(text: str) -> int:
-    """ISO 8601 text (Z or offset) as whole epoch seconds."""
+def epoch(text: str | None) -> int:
+    """ISO 8601 text (Z or offset) as whole epoch seconds (None, e.g. no bookmark: fails)."""
+    assert text is not None, "no date-time"
     return int(dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
 
 

@@ -79,7 +79,8 @@ def test_parse_retry_after_forms():
     assert parse_retry_after("3") == 3
     assert parse_retry_after("garbage") is None
     future = email.utils.formatdate(time.time() + 60, usegmt=True)
-    assert 55 < parse_retry_after(future) <= 61
+    wait = parse_retry_after(future)
+    assert wait is not None and 55 < wait <= 61
 
 
 @responses.activate

@@ -10,12 +10,16 @@ import sys
 
 import pytest
 from singer_sdk.singerlib import RecordMessage
+from typing_extensions import override
 
 from tap_loop.core.errors import LoopTapError
 from tap_loop.core.output import LoopMessageWriter
 
 WHEN = dt.datetime(2026, 11, 1, 12, 30, 5, 123456, tzinfo=dt.timezone.utc)
-ROWS = [{"id": 1, "name": "é", "big": 2**70, "nested": {"b": [1, None]}}, {"id": 2}]
+ROWS: list[dict[str, object]] = [
+    {"id": 1, "name": "é", "big": 2**70, "nested": {"b": [1, None]}},
+    {"id": 2},
+]
 
 
 def test_record_lines_are_those_of_write_message(monkeypatch):
@@ -41,6 +45,7 @@ def test_gc_thresholds_are_raised_inside_and_restored_after():
 
 
 class _ClosedPipe(io.StringIO):
+    @override
     def write(self, data: str) -> int:
         raise BrokenPipeError
 

@@ -19,6 +19,7 @@ from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.io_base import SingerWriter
+from typing_extensions import override
 
 from tap_loop.cli.errors import _UNHANDLED
 from tap_loop.core import sdk_private
@@ -41,6 +42,7 @@ class Recorder(SingerWriter):
         super().__init__()
         self.messages: list[dict[str, t.Any]] = []
 
+    @override
     def write_message(self, message: t.Any) -> None:
         self.messages.append(message.to_dict())
 
@@ -57,6 +59,7 @@ class Probe(Stream):
     is_sorted = True
     calls: t.ClassVar[list[t.Any]] = []
 
+    @override
     def get_records(self, context: t.Any) -> t.Iterable[dict[str, t.Any]]:
         for row in ROWS:
             yield dict(row)
@@ -69,6 +72,7 @@ class ProbeTap(Tap):
     ).to_dict()
     stream_class: type[Stream] = Probe
 
+    @override
     def discover_streams(self) -> list[Stream]:
         return [self.stream_class(self, schema=copy.deepcopy(SCHEMA))]
 
@@ -93,10 +97,12 @@ def make_tap(stream_class: type[Stream] = Probe, **kwargs: t.Any) -> tuple[Probe
 # -- entries 5 and 7: Stream.sync goes through _write_schema_message and _sync_records ----
 def test_sync_writes_schema_then_calls_sync_records_with_context_keyword():
     class Spy(Probe):
+        @override
         def _write_schema_message(self) -> None:
             self.calls.append("schema")
             super()._write_schema_message()
 
+        @override
         def _sync_records(self, context=None, *, write_messages=True):
             self.calls.append(("records", context, write_messages))
             yield from super()._sync_records(context, write_messages=write_messages)
@@ -134,6 +140,7 @@ def test_general_path_writes_state_every_state_msg_frequency_rows_then_a_final_o
 # -- entry 6: the per-row update the tap switches off, and why --------------------------
 def test_general_path_calls_increment_stream_state_once_per_row():
     class Spy(Probe):
+        @override
         def _increment_stream_state(self, latest_record, *, context=None):
             self.calls.append((latest_record["id"], context))
             super()._increment_stream_state(latest_record, context=context)
@@ -269,10 +276,12 @@ def test_validate_config_is_called_by_init_before_streams_are_discovered(validat
     calls: list[t.Any] = []
 
     class Spy(ProbeTap):
+        @override
         def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
             calls.append(("validate", raise_errors))
             return super()._validate_config(raise_errors=raise_errors)
 
+        @override
         def discover_streams(self) -> list[Stream]:
             calls.append("discover")
             return super().discover_streams()
@@ -366,6 +375,7 @@ def test_the_tap_stop_handler_replaces_singer_sdks():
 # -- entry 10 ---------------------------------------------------------------------------
 def test_sync_logs_the_unhandled_error_line_cli_errors_drops(caplog):
     class Failing(Probe):
+        @override
         def get_records(self, context):
             raise RuntimeError("boom")
             yield  # pragma: no cover

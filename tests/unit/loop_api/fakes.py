@@ -95,7 +95,7 @@ class FakeLoop:
             raise now
         return {"id": export_id, **now}
 
-    def download(self, url: str, sink: t.BinaryIO) -> int:
+    def download(self, url: str, sink: t.IO[bytes]) -> int:
         with self._lock:
             self.downloaded.append(url)
             outcomes = self.files[url]

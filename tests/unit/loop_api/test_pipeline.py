@@ -83,7 +83,7 @@ def test_a_window_too_large_is_split_down_to_min_window_in_order(tmp_path):
         if body["end"] - body["start"] > HOUR:
             raise RangeTooLarge("POST /api/v1/report/export", 400, "range too large")
 
-    abandoned = []
+    abandoned: list[Window] = []
     loop = loop_for(lambda body: [completed(url_of(body))], on_create=too_large)
     window = Window(START, START + 4 * HOUR)
     pipeline = ExportPipeline(
