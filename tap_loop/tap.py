@@ -1,4 +1,4 @@
-"""tap-loop: the Tap class and its settings."""
+"""tap-loop: the Tap class (its settings are declared in tap_loop/config/declared.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from functools import cached_property
 
 import click
 from singer_sdk import Tap
-from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.tap_base import CliTestOptionValue
@@ -20,6 +19,7 @@ from tap_loop.cli.errors import (
     readable_errors,
     warn_unknown_settings,
 )
+from tap_loop.config import declared
 from tap_loop.config.settings import Run, Settings, SettingsError, load_settings
 from tap_loop.core.output import LoopMessageWriter
 from tap_loop.core.redaction import install_log_redaction, register_secret
@@ -27,29 +27,6 @@ from tap_loop.core.signals import STOP
 from tap_loop.discovery import discover_schema
 from tap_loop.first_schema import FirstSchema
 from tap_loop.stream import ReportStream
-
-# Fractional settings accept numbers or numeric strings: Meltano's `kind: decimal`
-# cannot be used (it crashes writing the config), so meltano.yml declares them as strings.
-# Their bounds are JSON Schema constraints (checked for numbers; settings.py checks both).
-_NUMBER = {"type": ["number", "string"], "pattern": r"^\s*[0-9]*\.?[0-9]+\s*$"}
-_POSITIVE = {"exclusiveMinimum": 0}
-_NOT_NEGATIVE = {"minimum": 0}
-
-
-def _number(
-    name: str, default: float, description: str, bound: dict[str, int] = _POSITIVE
-) -> th.Property[t.Any]:
-    return th.Property(
-        name, th.CustomType({**_NUMBER, **bound}), default=default, description=description
-    )
-
-
-def _ids(name: str, api_field: str, what: str) -> th.Property[t.Any]:
-    return th.Property(
-        name,
-        th.ArrayType(th.StringType),
-        description=f"Only rows of these {what} (sent as `{api_field}`); empty: no filter.",
-    )
 
 
 class TapLoop(Tap):
@@ -69,151 +46,7 @@ class TapLoop(Tap):
         PluginCapabilities.STRUCTURED_LOGGING,
     ]
 
-    config_jsonschema = th.PropertiesList(
-        th.Property(
-            "api_token",
-            th.StringType,
-            required=True,
-            secret=True,
-            description="Loop API token (Loop web settings, API keys tab), sent as "
-            "`Authorization: Bearer <token>`.",
-        ),
-        th.Property(
-            "api_url",
-            th.StringType,
-            default="https://api.intheloop.io",
-            description="Base URL of the Loop API.",
-        ),
-        th.Property(
-            "start_date",
-            th.DateTimeType,
-            required=True,
-            description="First moment to export (ISO 8601) when there is no state.",
-        ),
-        th.Property(
-            "end_date",
-            th.DateTimeType,
-            description="Last moment to export (ISO 8601); default, and at most: when the "
-            "run started, minus settle_minutes.",
-        ),
-        th.Property(
-            "timezone",
-            th.StringType,
-            default="UTC",
-            description="IANA time zone Loop uses to calculate the export (e.g. Europe/Ljubljana).",
-        ),
-        _ids("tag_ids", "tagIds", "tags (at least one)"),
-        _ids("team_ids", "teamIds", "shared inboxes"),
-        _ids("teammate_ids", "teammateIds", "teammates (email addresses)"),
-        _ids("customer_ids", "customerIds", "customers (email addresses)"),
-        th.Property(
-            "impersonate_user",
-            th.StringType,
-            description="Make API calls on behalf of this workspace user "
-            "(sent as `X-Impersonate-User`, never to the download host).",
-        ),
-        _number(
-            "window_days",
-            1,
-            "Length of one export window in days; fractions allowed (0.25 = six hours).",
-        ),
-        _number(
-            "lookback_days",
-            0,
-            "On incremental runs, start this many days before the bookmark to pick up late data.",
-            _NOT_NEGATIVE,
-        ),
-        _number(
-            "poll_interval_seconds",
-            10,
-            "Wait before the first status check of an export and between checks.",
-        ),
-        _number(
-            "export_timeout_seconds",
-            3600,
-            "Give up on one export (then split its window) after waiting this long.",
-        ),
-        th.Property(
-            "primary_keys",
-            th.ArrayType(th.StringType),
-            description="Key properties of the stream; default: a never-null `id` field "
-            "found by discovery.",
-        ),
-        _number(
-            "schema_sample_days",
-            7,
-            "Discovery samples an export of this many days "
-            "(ending at end_date or now) to infer the schema.",
-        ),
-        th.Property(
-            "schema_sample_rows",
-            th.IntegerType(minimum=1),
-            default=5000,
-            description="Discovery (and a sync without a catalog, from its first window) "
-            "infers the schema from at most this many rows.",
-        ),
-        # The old name, "schema", is still read (undeclared) with a warning: settings.py.
-        th.Property(
-            "schema_overrides",
-            th.ObjectType(additional_properties=True),
-            description="JSON Schema property definitions that replace or add fields of "
-            'the inferred schema, e.g. {"score": {"type": ["number", "null"]}}.',
-        ),
-        th.Property(
-            "result_format",
-            th.StringType,
-            default="json",
-            allowed_values=["json", "xlsx"],
-            description="Export format to request: json, or xlsx (needs tap-loop[xlsx]).",
-        ),
-        th.Property(
-            "min_window_minutes",
-            th.IntegerType(minimum=1),
-            default=60,
-            description="A window whose export keeps failing is split in halves down to "
-            "this length (minutes) before the tap gives up.",
-        ),
-        th.Property(
-            "max_concurrent_exports",
-            th.IntegerType(minimum=1),
-            default=4,
-            description="Windows created and polled at once (rows are still emitted in "
-            "window order); lowered automatically on HTTP 429.",
-        ),
-        _number("request_timeout_seconds", 60, "Connect/read timeout of one HTTP request."),
-        _number(
-            "download_timeout_seconds",
-            1800,
-            "Deadline for downloading one result file as a whole (a host that trickles "
-            "bytes); past it the download is tried once more, then the run stops.",
-        ),
-        th.Property(
-            "max_request_retries",
-            th.IntegerType(minimum=0),
-            default=8,
-            description="Retries of one HTTP call on 429, 5xx, timeouts and connection "
-            "errors before the run stops.",
-        ),
-        _number(
-            "max_retry_wait_seconds",
-            300,
-            "Cap on any single wait between retries, including a 429's Retry-After.",
-        ),
-        th.Property(
-            "max_export_attempts",
-            th.IntegerType(minimum=1),
-            default=3,
-            description="Exports created for one window (after Failed or Expired) before "
-            "the window is split or the run stops.",
-        ),
-        _number(
-            "settle_minutes",
-            10,
-            "Windows end at least this long before the run started, so Loop has finished "
-            "computing the rows they hold; 0: up to the run's start.",
-            _NOT_NEGATIVE,
-        ),
-    ).to_dict()
+    config_jsonschema = declared.config_jsonschema()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         install_log_redaction()

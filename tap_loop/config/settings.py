@@ -1,7 +1,8 @@
 """Typed, validated view of the tap's configuration.
 
-singer-sdk checks the config against the JSON Schema declared in ``tap.py``; this
-module checks what a schema cannot express (time zones, date order, numbers that
+singer-sdk checks the config against the JSON Schema derived from
+:mod:`tap_loop.config.declared`; this module applies the defaults and bounds declared
+there and checks what a schema cannot express (time zones, date order, numbers that
 arrive as strings from Meltano or ``TAP_LOOP_*`` variables) and turns the result
 into one frozen :class:`Settings` object. Every error names its setting.
 """
@@ -17,7 +18,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-DEFAULT_API_URL = "https://api.intheloop.io"
+from tap_loop.config.declared import DECLARED, SETTINGS
+
 LOGGER = logging.getLogger("tap_loop.settings")
 
 
@@ -51,7 +53,7 @@ class Settings:
     max_request_retries: int
     max_retry_wait_seconds: float
     max_export_attempts: int
-    settle_seconds: int = 600
+    settle_seconds: int
     filters: dict[str, list[str]] = field(default_factory=dict)
 
     def export_body(self, start: int, end: int) -> dict[str, t.Any]:
@@ -128,20 +130,20 @@ def _string_list(value: t.Any) -> list[str] | None:
 
 
 class _Collector:
-    """Reads settings one by one, collecting every error instead of stopping at one."""
+    """Reads settings one by one, collecting every error instead of stopping at one.
+
+    A declared setting's default replaces a missing value (and a blank string, if the
+    default is not None); its bound is checked after ``convert``.
+    """
 
     def __init__(self, config: t.Mapping[str, t.Any]) -> None:
         self.config = config
         self.errors: list[str] = []
 
-    def get(
-        self,
-        name: str,
-        convert: t.Callable[[t.Any], t.Any],
-        default: t.Any = None,
-        check: t.Callable[[t.Any], bool] | None = None,
-        rule: str = "",
-    ) -> t.Any:
+    def get(self, name: str, convert: t.Callable[[t.Any], t.Any]) -> t.Any:
+        declared = DECLARED.get(name)
+        default = declared.default if declared else None
+        bound = declared.bound if declared else None
         raw = self.config.get(name)
         if raw is None or (isinstance(raw, str) and not raw.strip() and default is not None):
             raw = default
@@ -152,8 +154,8 @@ class _Collector:
         except (TypeError, ValueError, decimal.InvalidOperation) as exc:
             self.errors.append(f"Setting '{name}' is invalid ({raw!r}): {exc}.")
             return None
-        if check is not None and not check(value):
-            self.errors.append(f"Setting '{name}' must be {rule} (got {raw!r}).")
+        if bound is not None and not bound.check(value):
+            self.errors.append(f"Setting '{name}' must be {bound.rule} (got {raw!r}).")
             return None
         return value
 
@@ -171,15 +173,21 @@ def _timezone(value: t.Any) -> str:
 def _url(value: t.Any) -> str:
     url = str(value).strip().rstrip("/")
     if not url.startswith(("http://", "https://")):
-        raise ValueError("expected an http(s) URL such as https://api.intheloop.io")
+        raise ValueError(f"expected an http(s) URL such as {DECLARED['api_url'].default}")
     return url
 
 
 def _result_format(value: t.Any) -> str:
     fmt = str(value).strip().lower()
-    if fmt not in ("json", "xlsx"):
-        raise ValueError("expected 'json' or 'xlsx'")
+    allowed = [value for value, _ in DECLARED["result_format"].options]
+    if fmt not in allowed:
+        raise ValueError("expected " + " or ".join(repr(value) for value in allowed))
     return fmt
+
+
+def _scaled(value: float | None, unit_seconds: int) -> int:
+    """``value`` units in whole seconds (0 for an invalid value: its error is recorded)."""
+    return round(value * unit_seconds) if value is not None else 0
 
 
 def _object(value: t.Any) -> dict[str, t.Any]:
@@ -221,7 +229,6 @@ def load_settings(config: t.Mapping[str, t.Any], *, require_token: bool = True) 
             "Setting 'api_token' is missing: create an API token in Loop's web settings "
             "(API keys tab) and set it as api_token or TAP_LOOP_API_TOKEN."
         )
-    positive = (lambda v: v > 0, "greater than 0")
     start = c.get("start_date", parse_datetime)
     if start is None and "start_date" not in config:
         c.errors.append("Setting 'start_date' is missing: set the first moment to export.")
@@ -231,54 +238,44 @@ def load_settings(config: t.Mapping[str, t.Any], *, require_token: bool = True) 
             f"Setting 'start_date' ({start.isoformat()}) must be before "
             f"'end_date' ({end.isoformat()})."
         )
-    window_days = c.get("window_days", _number, 1, *positive)
-    lookback_days = c.get("lookback_days", _number, 0, lambda v: v >= 0, "0 or more")
-    sample_days = c.get("schema_sample_days", _number, 7, *positive)
-    min_window = c.get("min_window_minutes", _number, 60, *positive)
-    settle = c.get("settle_minutes", _number, 10, lambda v: v >= 0, "0 or more")
+    window_days = c.get("window_days", _number)
+    lookback_days = c.get("lookback_days", _number)
+    sample_days = c.get("schema_sample_days", _number)
+    min_window = c.get("min_window_minutes", _number)
+    settle = c.get("settle_minutes", _number)
     if window_days is not None and window_days * 86400 < 1:
         c.errors.append("Setting 'window_days' must be at least one second (0.0000116).")
     filters: dict[str, list[str]] = {}
     lists: dict[str, list[str] | None] = {}
-    for setting, api_field in (
-        ("tag_ids", "tagIds"),
-        ("team_ids", "teamIds"),
-        ("teammate_ids", "teammateIds"),
-        ("customer_ids", "customerIds"),
-    ):
-        lists[setting] = c.get(setting, _string_list)
-        if value := lists[setting]:
-            filters[api_field] = value
+    for declared in SETTINGS:
+        if declared.filter_field is not None:
+            ids = lists[declared.name] = c.get(declared.name, _string_list)
+            if ids:
+                filters[declared.filter_field] = ids
     settings = dict(
         api_token=(token or "").strip(),
-        api_url=c.get("api_url", _url, DEFAULT_API_URL),
+        api_url=c.get("api_url", _url),
         start_date=start,
         end_date=end,
-        timezone=c.get("timezone", _timezone, "UTC"),
+        timezone=c.get("timezone", _timezone),
         impersonate_user=(c.get("impersonate_user", str) or "").strip() or None,
-        window_seconds=round((window_days or 1) * 86400),
-        lookback_seconds=round((lookback_days or 0) * 86400),
-        poll_interval_seconds=c.get("poll_interval_seconds", _number, 10, *positive),
-        export_timeout_seconds=c.get("export_timeout_seconds", _number, 3600, *positive),
+        window_seconds=_scaled(window_days, 86400),
+        lookback_seconds=_scaled(lookback_days, 86400),
+        poll_interval_seconds=c.get("poll_interval_seconds", _number),
+        export_timeout_seconds=c.get("export_timeout_seconds", _number),
         primary_keys=c.get("primary_keys", _string_list),
-        schema_sample_seconds=round((sample_days or 7) * 86400),
-        schema_sample_rows=c.get("schema_sample_rows", _integer, 5000, *positive),
+        schema_sample_seconds=_scaled(sample_days, 86400),
+        schema_sample_rows=c.get("schema_sample_rows", _integer),
         schema_overrides=_schema_overrides(c),
-        result_format=c.get("result_format", _result_format, "json"),
-        min_window_seconds=round((min_window or 60) * 60),
-        max_concurrent_exports=c.get(
-            "max_concurrent_exports", _integer, 4, lambda v: v >= 1, "1 or more"
-        ),
-        request_timeout_seconds=c.get("request_timeout_seconds", _number, 60, *positive),
-        download_timeout_seconds=c.get("download_timeout_seconds", _number, 1800, *positive),
-        max_request_retries=c.get(
-            "max_request_retries", _integer, 8, lambda v: v >= 0, "0 or more"
-        ),
-        max_retry_wait_seconds=c.get("max_retry_wait_seconds", _number, 300, *positive),
-        max_export_attempts=c.get(
-            "max_export_attempts", _integer, 3, lambda v: v >= 1, "1 or more"
-        ),
-        settle_seconds=round((settle if settle is not None else 10) * 60),
+        result_format=c.get("result_format", _result_format),
+        min_window_seconds=_scaled(min_window, 60),
+        max_concurrent_exports=c.get("max_concurrent_exports", _integer),
+        request_timeout_seconds=c.get("request_timeout_seconds", _number),
+        download_timeout_seconds=c.get("download_timeout_seconds", _number),
+        max_request_retries=c.get("max_request_retries", _integer),
+        max_retry_wait_seconds=c.get("max_retry_wait_seconds", _number),
+        max_export_attempts=c.get("max_export_attempts", _integer),
+        settle_seconds=_scaled(settle, 60),
         filters=filters,
         **lists,
     )

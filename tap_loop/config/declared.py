@@ -1,0 +1,390 @@
+"""Every setting of the tap, declared once: name, type, default, bound, label,
+description, secret, required.
+
+Derived from :data:`SETTINGS`: the tap's JSON Schema (:func:`config_jsonschema`), the
+defaults and bounds :func:`tap_loop.config.settings.load_settings` applies
+(:data:`DECLARED`), and the tap-loop extractor's ``settings:`` in ``meltano.yml``
+(:func:`meltano_settings`, written by ``python -m tap_loop.config.declared --write
+meltano.yml``; tests/unit/config/test_declared.py fails when the file differs).
+
+Fractional settings (type ``number``) accept numbers or numeric strings and are
+``kind: string`` for Meltano: Meltano 4.4 crashes writing a tap's config for
+``kind: decimal``. The deprecated ``schema`` setting is read by settings.py, undeclared.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import typing as t
+from dataclasses import dataclass
+
+from singer_sdk import typing as th
+
+Kind = t.Literal["string", "datetime", "strings", "number", "integer", "object"]
+
+# A number, or a numeric string (Meltano and TAP_LOOP_* variables pass strings).
+_NUMBER = {"type": ["number", "string"], "pattern": r"^\s*[0-9]*\.?[0-9]+\s*$"}
+_MELTANO_KIND = {
+    "string": "string",
+    "datetime": "date_iso8601",
+    "strings": "array",
+    "number": "string",  # not `decimal`: Meltano 4.4 crashes writing it
+    "integer": "integer",
+    "object": "object",
+}
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A lower bound: ``value > limit`` if ``exclusive``, else ``value >= limit``."""
+
+    limit: int
+    exclusive: bool
+
+    def check(self, value: float) -> bool:
+        """Whether ``value`` is within the bound."""
+        return value > self.limit if self.exclusive else value >= self.limit
+
+    @property
+    def rule(self) -> str:
+        """The bound in words, as error messages say it ("must be <rule>")."""
+        return f"greater than {self.limit}" if self.exclusive else f"{self.limit} or more"
+
+    def jsonschema(self, kind: Kind) -> dict[str, int]:
+        """The JSON Schema keyword; an integer's exclusive bound is the next integer."""
+        if kind == "integer":
+            return {"minimum": self.limit + 1 if self.exclusive else self.limit}
+        return {"exclusiveMinimum" if self.exclusive else "minimum": self.limit}
+
+
+POSITIVE = Bound(0, exclusive=True)
+NOT_NEGATIVE = Bound(0, exclusive=False)
+AT_LEAST_ONE = Bound(1, exclusive=False)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting. ``options`` (value, label) restricts a string to those values;
+    ``filter_field`` is the export body's field a list of ids filters by."""
+
+    name: str
+    kind: Kind
+    label: str
+    description: str
+    default: t.Any = None
+    bound: Bound | None = None
+    required: bool = False
+    secret: bool = False
+    options: tuple[tuple[str, str], ...] = ()
+    filter_field: str | None = None
+
+    def property(self) -> th.Property[t.Any]:
+        """The setting as a singer-sdk property of the config schema."""
+        bound = self.bound.jsonschema(self.kind) if self.bound else {}
+        types: dict[Kind, t.Callable[[], t.Any]] = {
+            "string": lambda: th.StringType,
+            "datetime": lambda: th.DateTimeType,
+            "strings": lambda: th.ArrayType(th.StringType),
+            "number": lambda: th.CustomType({**_NUMBER, **bound}),
+            "integer": lambda: th.IntegerType(**bound),
+            "object": lambda: th.ObjectType(additional_properties=True),
+        }
+        return th.Property(
+            self.name,
+            types[self.kind](),
+            required=self.required,
+            secret=self.secret,
+            default=self.default,
+            allowed_values=[value for value, _ in self.options] or None,
+            description=self.description,
+        )
+
+    def meltano(self) -> dict[str, t.Any]:
+        """The setting as an entry of a Meltano plugin's ``settings:``."""
+        entry: dict[str, t.Any] = {"name": self.name, "label": self.label}
+        entry["kind"] = "options" if self.options else _MELTANO_KIND[self.kind]
+        if self.options:
+            entry["options"] = [{"label": label, "value": value} for value, label in self.options]
+        if self.default is not None:
+            entry["value"] = str(self.default) if self.kind == "number" else self.default
+        if self.secret:
+            entry["sensitive"] = True
+        entry["description"] = self.description
+        return entry
+
+
+def _ids(name: str, label: str, api_field: str, what: str) -> Setting:
+    description = f"Only rows of these {what} (sent as `{api_field}`); empty: no filter."
+    return Setting(name, "strings", label, description, filter_field=api_field)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "api_token",
+        "string",
+        "API token",
+        "Loop API token (Loop web settings, API keys tab), sent as "
+        "`Authorization: Bearer <token>`.",
+        required=True,
+        secret=True,
+    ),
+    Setting(
+        "api_url", "string", "API URL", "Base URL of the Loop API.", "https://api.intheloop.io"
+    ),
+    Setting(
+        "start_date",
+        "datetime",
+        "Start date",
+        "First moment to export (ISO 8601) when there is no state.",
+        required=True,
+    ),
+    Setting(
+        "end_date",
+        "datetime",
+        "End date",
+        "Last moment to export (ISO 8601); default, and at most: when the run started, "
+        "minus settle_minutes.",
+    ),
+    Setting(
+        "timezone",
+        "string",
+        "Time zone",
+        "IANA time zone Loop uses to calculate the export (e.g. Europe/Ljubljana).",
+        "UTC",
+    ),
+    _ids("tag_ids", "Tag IDs", "tagIds", "tags (at least one)"),
+    _ids("team_ids", "Team (shared inbox) IDs", "teamIds", "shared inboxes"),
+    _ids("teammate_ids", "Teammate IDs", "teammateIds", "teammates (email addresses)"),
+    _ids("customer_ids", "Customer IDs", "customerIds", "customers (email addresses)"),
+    Setting(
+        "impersonate_user",
+        "string",
+        "Impersonate user",
+        "Make API calls on behalf of this workspace user "
+        "(sent as `X-Impersonate-User`, never to the download host).",
+    ),
+    Setting(
+        "window_days",
+        "number",
+        "Window (days)",
+        "Length of one export window in days; fractions allowed (0.25 = six hours).",
+        1,
+        POSITIVE,
+    ),
+    Setting(
+        "lookback_days",
+        "number",
+        "Lookback (days)",
+        "On incremental runs, start this many days before the bookmark to pick up late data.",
+        0,
+        NOT_NEGATIVE,
+    ),
+    Setting(
+        "poll_interval_seconds",
+        "number",
+        "Poll interval (seconds)",
+        "Wait before the first status check of an export and between checks.",
+        10,
+        POSITIVE,
+    ),
+    Setting(
+        "export_timeout_seconds",
+        "number",
+        "Export timeout (seconds)",
+        "Give up on one export (then split its window) after waiting this long.",
+        3600,
+        POSITIVE,
+    ),
+    Setting(
+        "primary_keys",
+        "strings",
+        "Primary keys",
+        "Key properties of the stream; default: a never-null `id` field found by discovery.",
+    ),
+    Setting(
+        "schema_sample_days",
+        "number",
+        "Schema sample (days)",
+        "Discovery samples an export of this many days "
+        "(ending at end_date or now) to infer the schema.",
+        7,
+        POSITIVE,
+    ),
+    Setting(
+        "schema_sample_rows",
+        "integer",
+        "Schema sample rows",
+        "Discovery (and a sync without a catalog, from its first window) "
+        "infers the schema from at most this many rows.",
+        5000,
+        POSITIVE,
+    ),
+    Setting(
+        "schema_overrides",
+        "object",
+        "Schema overrides",
+        "JSON Schema property definitions that replace or add fields of the inferred "
+        'schema, e.g. {"score": {"type": ["number", "null"]}}. Formerly `schema`: that '
+        "name still works and logs a deprecation warning.",
+    ),
+    Setting(
+        "result_format",
+        "string",
+        "Result format",
+        "Export format to request: json, or xlsx (needs tap-loop[xlsx]).",
+        "json",
+        options=(("json", "JSON"), ("xlsx", "Excel (xlsx)")),
+    ),
+    Setting(
+        "min_window_minutes",
+        "integer",
+        "Minimum window (minutes)",
+        "A window whose export keeps failing is split in halves down to this length "
+        "(minutes) before the tap gives up.",
+        60,
+        POSITIVE,
+    ),
+    Setting(
+        "max_concurrent_exports",
+        "integer",
+        "Max concurrent exports",
+        "Windows created and polled at once (rows are still emitted in window order); "
+        "lowered automatically on HTTP 429.",
+        4,
+        AT_LEAST_ONE,
+    ),
+    Setting(
+        "request_timeout_seconds",
+        "number",
+        "Request timeout (seconds)",
+        "Connect/read timeout of one HTTP request.",
+        60,
+        POSITIVE,
+    ),
+    Setting(
+        "download_timeout_seconds",
+        "number",
+        "Download timeout (seconds)",
+        "Deadline for downloading one result file as a whole (a host that trickles "
+        "bytes); past it the download is tried once more, then the run stops.",
+        1800,
+        POSITIVE,
+    ),
+    Setting(
+        "max_request_retries",
+        "integer",
+        "Max request retries",
+        "Retries of one HTTP call on 429, 5xx, timeouts and connection errors before "
+        "the run stops.",
+        8,
+        NOT_NEGATIVE,
+    ),
+    Setting(
+        "max_retry_wait_seconds",
+        "number",
+        "Max retry wait (seconds)",
+        "Cap on any single wait between retries, including a 429's Retry-After.",
+        300,
+        POSITIVE,
+    ),
+    Setting(
+        "max_export_attempts",
+        "integer",
+        "Max export attempts",
+        "Exports created for one window (after Failed or Expired) before the window is "
+        "split or the run stops.",
+        3,
+        AT_LEAST_ONE,
+    ),
+    Setting(
+        "settle_minutes",
+        "number",
+        "Settle period (minutes)",
+        "Windows end at least this long before the run started, so Loop has finished "
+        "computing the rows they hold; 0: up to the run's start.",
+        10,
+        NOT_NEGATIVE,
+    ),
+)
+
+DECLARED: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
+
+
+def config_jsonschema() -> dict[str, t.Any]:
+    """The tap's config JSON Schema (``TapLoop.config_jsonschema``)."""
+    return th.PropertiesList(*(setting.property() for setting in SETTINGS)).to_dict()
+
+
+def meltano_settings() -> list[dict[str, t.Any]]:
+    """The entries of the tap-loop extractor's ``settings:`` in ``meltano.yml``
+    (singer-sdk's own settings, stream maps and flattening, follow them there)."""
+    return [setting.meltano() for setting in SETTINGS]
+
+
+BEGIN = "    # BEGIN settings written by `python -m tap_loop.config.declared --write meltano.yml`"
+END = "    # END settings written by tap_loop.config.declared"
+_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n"}
+_PLAIN = re.compile(r"[A-Za-z(][^#{}\[\]&*!|>'\"%@`]*")
+
+
+def _scalar(value: t.Any) -> str:
+    """``value`` as a YAML scalar: plain when that reads back the same, else JSON."""
+    plain = (
+        isinstance(value, str)
+        and _PLAIN.fullmatch(value)
+        and ": " not in value
+        and value == value.rstrip()
+        and not value.endswith(":")
+        and value.lower() not in _WORDS
+    )
+    if plain:
+        return value
+    return str(json.dumps(value))
+
+
+def meltano_yaml() -> str:
+    """:func:`meltano_settings` as the lines of ``meltano.yml`` between BEGIN and END."""
+    lines = []
+    for entry in meltano_settings():
+        first = True
+        for key, value in entry.items():
+            lead = "    - " if first else "      "
+            first = False
+            if key == "options":
+                lines.append(f"{lead}options:")
+                for option in value:
+                    pairs = ", ".join(f"{k}: {_scalar(v)}" for k, v in option.items())
+                    lines.append(f"      - {{{pairs}}}")
+            else:
+                lines.append(f"{lead}{key}: {_scalar(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def with_meltano_settings(text: str) -> str:
+    """``text`` (meltano.yml) with the lines between BEGIN and END replaced."""
+    head, begin, rest = text.partition(BEGIN + "\n")
+    _, end, tail = rest.partition(END + "\n")
+    if not begin or not end:
+        raise ValueError(f"meltano.yml lacks the lines {BEGIN!r} and {END!r}")
+    return head + begin + meltano_yaml() + end + tail
+
+
+def main(argv: list[str]) -> int:
+    """Print the meltano.yml block, or with ``--write FILE`` rewrite it in FILE."""
+    if len(argv) == 2 and argv[0] == "--write":
+        with open(argv[1], encoding="utf-8") as file:
+            text = with_meltano_settings(file.read())
+        with open(argv[1], "w", encoding="utf-8") as file:
+            file.write(text)
+        return 0
+    if argv:
+        print("usage: python -m tap_loop.config.declared [--write meltano.yml]", file=sys.stderr)
+        return 2
+    sys.stdout.write(meltano_yaml())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
