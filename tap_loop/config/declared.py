@@ -331,17 +331,16 @@ _PLAIN = re.compile(r"[A-Za-z(][^#{}\[\]&*!|>'\"%@`]*")
 
 def _scalar(value: t.Any) -> str:
     """``value`` as a YAML scalar: plain when that reads back the same, else JSON."""
-    plain = (
+    if (
         isinstance(value, str)
         and _PLAIN.fullmatch(value)
         and ": " not in value
         and value == value.rstrip()
         and not value.endswith(":")
         and value.lower() not in _WORDS
-    )
-    if plain:
+    ):
         return value
-    return str(json.dumps(value))
+    return json.dumps(value)
 
 
 def meltano_yaml() -> str:
