@@ -17,6 +17,22 @@ from loop_sandbox import Sandbox  # noqa: E402
 from tests.helpers import DAY, EPOCH_2026_11_01, SCRATCH, TOKEN, iso  # noqa: E402
 
 
+def pytest_xdist_make_scheduler(config, log):
+    """With ``--dist loadgroup`` (scripts/test): every test under tests/e2e on one worker,
+    as they share .venv-meltano, the project's .meltano/ and one PostgreSQL cluster that
+    worker sets up once; any other test goes to whichever worker is free. (xdist's own
+    ``xdist_group`` marks do not group under pytest 9.2, so the scope is set here.)"""
+    if config.getoption("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class E2eOnOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "tests/e2e" if nodeid.startswith("tests/e2e/") else nodeid
+
+    return E2eOnOneWorker(config, log)
+
+
 @pytest.fixture(autouse=True)
 def _scratch_folder():
     """Each test's temp folder for tap configs and the taps' TMPDIR; removed afterwards."""
