@@ -12,9 +12,14 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from tap_loop.loop_api.windows import to_iso as iso  # noqa: F401 (re-exported for the tests)
 
 TOKEN = "sandbox-token-5f1e"
+#: Durations of the e2e set-up steps (name, seconds), printed at the end of the run
+#: (tests/conftest.py); xdist workers hand theirs to the controller.
+SETUP_TIMES = pytest.StashKey[list[tuple[str, float]]]()
 #: Seconds a test waits for a condition before it fails (``wait_until``).
 WAIT_SECONDS = 30.0
 DAY = 86400
