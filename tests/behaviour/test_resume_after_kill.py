@@ -145,7 +145,7 @@ CRASH_POINTS = {
 
 
 def test_a_saved_in_flight_export_is_polled_not_created_again(sandbox, config, catalog):
-    sandbox.configure(processing_seconds=3)
+    sandbox.configure(processing_seconds=1)  # still processing when run 1 is killed
     config = {**config, "max_concurrent_exports": 1}
     before = kill_when(config, catalog, lambda ms: bool(in_flight(last_state(ms))))
     state = last_state(before)

@@ -160,11 +160,11 @@ def test_future_end_date_never_moves_the_bookmark_past_the_run(sandbox, config):
 def test_stop_signal_keeps_the_last_state_and_exits_non_zero(
     sandbox, config, catalog, signum, maps
 ):
-    sandbox.configure(processing_seconds=3.0)
+    sandbox.configure(processing_seconds=2.0)
     config = {**config, "max_concurrent_exports": 1, **({"stream_maps": maps} if maps else {})}
     process = start_tap(config, catalog=catalog)
     try:
-        # Signal once window 1 is done: window 2's export is then processing (3 s) and,
+        # Signal once window 1 is done: window 2's export is then processing (2 s) and,
         # one export in flight at a time, window 3's can only be created after it.
         before = read_until(
             process,
@@ -223,7 +223,7 @@ def test_an_entry_brought_back_by_a_state_merge_is_never_reused(sandbox, config,
     entry); Meltano merging run 2's state into run 1's brings the entry back. Run 3 looks
     back over window 1 after late rows arrived: it must export it anew, not reuse the
     old export (which lacks the late rows)."""
-    sandbox.configure(processing_seconds=2)
+    sandbox.configure(processing_seconds=1)
     first = kill_when_in_flight({**config, "max_concurrent_exports": 1}, catalog)
     (entry,) = first["bookmarks"]["report"]["exports_in_flight"]
     assert entry.startswith(f"{START}/{START + DAY}/")
