@@ -13,7 +13,6 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -29,8 +28,7 @@ from tests.e2e.support import (
     Meltano,
     iso,
 )
-
-TIMINGS: list[tuple[str, float]] = []
+from tests.helpers import SETUP_TIMES
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -42,14 +40,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print how long the e2e set-up steps took."""
-    if TIMINGS:
-        terminalreporter.write_sep("-", "tap-loop e2e set-up times")
-        for name, seconds in TIMINGS:
-            terminalreporter.write_line(f"{name}: {seconds:.1f} s")
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _skip_e2e_when_asked() -> None:
     if os.environ.get("TAP_LOOP_SKIP_E2E"):
@@ -57,7 +47,7 @@ def _skip_e2e_when_asked() -> None:
 
 
 @pytest.fixture(scope="session")
-def meltano_setup() -> Path:
+def meltano_setup(pytestconfig: pytest.Config) -> Path:
     """.venv-meltano with Meltano and the project's plugins, installed once per session."""
     began = time.monotonic()
     proc = subprocess.run(
@@ -70,7 +60,9 @@ def meltano_setup() -> Path:
     )
     if proc.returncode != 0:
         raise RuntimeError(f"scripts/meltano --setup failed:\n{proc.stdout}\n{proc.stderr}")
-    TIMINGS.append(("Meltano venv + meltano install", time.monotonic() - began))
+    pytestconfig.stash[SETUP_TIMES].append(
+        ("Meltano venv + meltano install", time.monotonic() - began)
+    )
     return ROOT
 
 
@@ -92,12 +84,14 @@ def e2e_sandbox() -> Iterator[Sandbox]:
 
 
 @pytest.fixture(scope="session")
-def pg() -> Iterator[PgCluster]:
+def pg(pytestconfig: pytest.Config) -> Iterator[PgCluster]:
     """A private PostgreSQL server on 127.0.0.1 (installed with apt-get if missing)."""
     began = time.monotonic()
     cluster = PgCluster(database="loop_e2e", user="loop_e2e", password="e2e-pass-7d1")
     cluster.start()
-    TIMINGS.append(("PostgreSQL install check + initdb + start", time.monotonic() - began))
+    pytestconfig.stash[SETUP_TIMES].append(
+        ("PostgreSQL install check + initdb + start", time.monotonic() - began)
+    )
     try:
         yield cluster
     finally:

@@ -20,8 +20,13 @@ import typing as t
 import pytest
 
 from loop_sandbox.rows import count_rows
-from tests.helpers import DAY, EPOCH_2026_11_01, parse_messages, tap_env
-from tests.test_contract import assert_records_fit_their_schema
+from tests.helpers import (
+    DAY,
+    EPOCH_2026_11_01,
+    assert_records_fit_their_schema,
+    parse_messages,
+    tap_env,
+)
 
 START = EPOCH_2026_11_01
 GENERAL = (

@@ -10,9 +10,15 @@ import typing as t
 from tap_loop.loop_api.lifecycle import ExportLifecycle
 from tap_loop.loop_api.pipeline import ExportPipeline
 from tap_loop.loop_api.windows import Window
-from tests.helpers import DAY, EPOCH_2026_11_01, iso, row_ids, run_tap
-from tests.test_crash import assert_no_state_ahead_of_rows
-from tests.test_sync import expected_ids
+from tests.helpers import (
+    DAY,
+    EPOCH_2026_11_01,
+    assert_no_state_ahead_of_rows,
+    expected_ids,
+    iso,
+    row_ids,
+    run_tap,
+)
 
 START = EPOCH_2026_11_01
 

@@ -1,7 +1,8 @@
-"""The delivery contract on the paths a Meltano user configures every day (issue 9), each
-end to end against the sandbox over real HTTP, the tap as a real process: flattening,
-an alias with schema drift, settings changed while an export was in flight, an end_date
-in the future, and SIGTERM/SIGINT mid-sync."""
+"""The STATE contract, the tap as a real process against the sandbox over real HTTP: a STATE
+after every window and never ahead of the rows, runs start at the bookmark (lookback
+included), an end_date in the future never moves it past the run, periodic and per-row SDK
+STATEs cannot move it (meltano/sdk#1165), SIGTERM/SIGINT keep the last STATE, and exports
+saved in flight are reused only for the same request (issue 9)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,14 @@ import pytest
 from tests.helpers import (
     DAY,
     EPOCH_2026_11_01,
+    PATHS,
     TapRun,
+    assert_no_state_ahead_of_rows,
     discover,
+    expected_ids,
     iso,
     parse_messages,
+    row_ids,
     run_tap,
     tap_command,
     tap_env,
@@ -71,51 +76,17 @@ def kill_when_in_flight(config: dict, catalog: dict | None = None) -> dict:
     return messages[-1]["value"]
 
 
-def latest_schemas(messages: list[dict]) -> dict[str, dict]:
-    return {m["stream"]: m["schema"] for m in messages if m["type"] == "SCHEMA"}
-
-
-def assert_records_fit_their_schema(messages: list[dict]) -> None:
-    """Every RECORD goes to a stream announced before it, with only announced fields."""
-    schemas: dict[str, dict] = {}
-    for message in messages:
-        if message["type"] == "SCHEMA":
-            schemas[message["stream"]] = message["schema"]
-        elif message["type"] == "RECORD":
-            schema = schemas.get(message["stream"])
-            assert schema is not None, f"RECORD for unannounced stream {message['stream']}"
-            extra = set(message["record"]) - set(schema["properties"])
-            # singer-sdk's flattening keeps a null object under its own name: nothing lost
-            assert all(message["record"][k] is None for k in extra), (message["stream"], extra)
-
-
-# 1. flattening -------------------------------------------------------------------------
-def test_flattened_schema_and_flattened_records(sandbox, config, catalog):
-    run = run_tap(
-        {**config, "flattening_enabled": True, "flattening_max_depth": 3}, catalog=catalog
-    )
-    assert run.returncode == 0, run.stderr
-    schema = latest_schemas(run.messages)["report"]
-    assert "customer__email" in schema["properties"] and "customer" not in schema["properties"]
-    assert_records_fit_their_schema(run.messages)
-    expected = {r["id"]: r for r in sandbox.expected_rows(START, START + 3 * DAY)}
-    assert {r["id"] for r in run.records} == set(expected)
-    for record in run.records:
-        assert record["customer__email"] == expected[record["id"]]["customer"]["email"]
-        assert "customer" not in record
-
-
-# 2. stream maps and drift ----------------------------------------------------------------
-def test_alias_gets_every_drift_announcement(sandbox, config, catalog):
-    sandbox.configure(drift_after=START + DAY + DAY // 2)  # a new field mid-sync
-    maps = {"report": {"__alias__": "loop_report"}}
-    run = run_tap({**config, "stream_maps": maps}, catalog=catalog)
-    assert run.returncode == 0, run.stderr
-    streams = {m["stream"] for m in run.messages if m["type"] in ("SCHEMA", "RECORD")}
-    assert streams == {"loop_report"}  # no stray `report` stream
-    assert "sentimentScore" in latest_schemas(run.messages)["loop_report"]["properties"]
-    assert_records_fit_their_schema(run.messages)
-    assert any("sentimentScore" in r for r in run.records)
+# exports in flight across runs and Meltano's deep merge --------------------------------
+def meltano_merge(src: dict, dest: dict) -> dict:
+    """Meltano's state merge (meltano.core.utils.merge): ``src`` deep-merged into ``dest``;
+    a key ``src`` lacks keeps ``dest``'s value, so a removed entry comes back."""
+    for key, value in src.items():
+        if isinstance(value, dict):
+            merge_into = dest.setdefault(key, {})
+            meltano_merge(value, merge_into)
+        else:
+            dest[key] = value
+    return dest
 
 
 # 3. a setting changed while an export was in flight ---------------------------------------
@@ -193,11 +164,11 @@ def test_future_end_date_never_moves_the_bookmark_past_the_run(sandbox, config):
 def test_stop_signal_keeps_the_last_state_and_exits_non_zero(
     sandbox, config, catalog, signum, maps
 ):
-    sandbox.configure(processing_seconds=3.0)
+    sandbox.configure(processing_seconds=2.0)
     config = {**config, "max_concurrent_exports": 1, **({"stream_maps": maps} if maps else {})}
     process = start_tap(config, catalog=catalog)
     try:
-        # Signal once window 1 is done: window 2's export is then processing (3 s) and,
+        # Signal once window 1 is done: window 2's export is then processing (2 s) and,
         # one export in flight at a time, window 3's can only be created after it.
         before = read_until(
             process,
@@ -251,25 +222,12 @@ def test_discover_fixture_is_a_real_catalog(config):
     )
 
 
-# exports in flight across runs and Meltano's deep merge --------------------------------
-def meltano_merge(src: dict, dest: dict) -> dict:
-    """Meltano's state merge (meltano.core.utils.merge): ``src`` deep-merged into ``dest``;
-    a key ``src`` lacks keeps ``dest``'s value, so a removed entry comes back."""
-    for key, value in src.items():
-        if isinstance(value, dict):
-            merge_into = dest.setdefault(key, {})
-            meltano_merge(value, merge_into)
-        else:
-            dest[key] = value
-    return dest
-
-
 def test_an_entry_brought_back_by_a_state_merge_is_never_reused(sandbox, config, catalog):
     """Run 1 is killed with window 1's export in flight; run 2 finishes (and drops the
     entry); Meltano merging run 2's state into run 1's brings the entry back. Run 3 looks
     back over window 1 after late rows arrived: it must export it anew, not reuse the
     old export (which lacks the late rows)."""
-    sandbox.configure(processing_seconds=2)
+    sandbox.configure(processing_seconds=1)
     first = kill_when_in_flight({**config, "max_concurrent_exports": 1}, catalog)
     (entry,) = first["bookmarks"]["report"]["exports_in_flight"]
     assert entry.startswith(f"{START}/{START + DAY}/")
@@ -306,3 +264,122 @@ def test_entries_from_older_state_are_exported_anew(sandbox, config, catalog):
     want = sandbox.expected_rows(START + DAY, START + 3 * DAY)
     assert {r["id"] for r in run.records} == {r["id"] for r in want}
     assert not [r for r in sandbox.requests if "old-export-1" in r["path"]]
+
+
+WINDOW_ENDS = [iso(START + DAY), iso(START + 2 * DAY), iso(START + 3 * DAY)]
+
+
+def test_a_state_after_every_window_and_never_ahead_of_rows(sandbox, config, catalog):
+    run = run_tap(config, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    emitted_through = None  # window end of the last record seen so far
+    complete = set()
+    bookmarks = []
+    last_end = None
+    for message in run.messages:
+        if message["type"] == "RECORD":
+            end = message["record"]["_loop_window_end"]
+            if last_end is not None and end != last_end:
+                complete.add(last_end)
+            last_end = emitted_through = end
+        elif message["type"] == "STATE":
+            bookmark = run.bookmark(message["value"])
+            if bookmark is not None and bookmark != iso(START):
+                # a bookmark may only name a window whose rows were all emitted before it
+                assert bookmark == emitted_through or bookmark in complete, bookmark
+                complete.add(bookmark)
+            bookmarks.append(bookmark)
+    assert [b for b in dict.fromkeys(bookmarks) if b] == WINDOW_ENDS
+    assert run.last_state is not None
+    state = run.last_state["bookmarks"]["report"]
+    assert state["replication_key"] == "_loop_window_end"
+    assert state["replication_key_value"] == WINDOW_ENDS[-1]
+    assert "exports_in_flight" not in state
+
+
+def test_incremental_run_starts_at_the_bookmark(sandbox, config, catalog):
+    first = run_tap(config, catalog=catalog)
+    later = {**config, "end_date": iso(START + 5 * DAY)}
+    second = run_tap(later, state=first.last_state, catalog=catalog)
+    assert second.returncode == 0, second.stderr
+    assert row_ids(second.records) == expected_ids(sandbox, START + 3 * DAY, START + 5 * DAY)
+    assert second.bookmark() == iso(START + 5 * DAY)
+    creates = [
+        r for r in sandbox.requests if r["method"] == "POST" and r["path"].endswith("/export")
+    ]
+    assert sorted(json.loads(c["body"])["start"] for c in creates[-2:]) == [
+        START + 3 * DAY,
+        START + 4 * DAY,
+    ]
+
+
+def test_lookback_rereads_before_the_bookmark(sandbox, config, catalog):
+    state = {
+        "bookmarks": {
+            "report": {
+                "replication_key": "_loop_window_end",
+                "replication_key_value": iso(START + 2 * DAY),
+            }
+        }
+    }
+    run = run_tap({**config, "lookback_days": 0.5}, state=state, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    ids = row_ids(run.records)
+    assert ids == expected_ids(sandbox, START + 2 * DAY - DAY // 2, START + 3 * DAY)
+    assert run.bookmark() == iso(START + 3 * DAY)
+
+
+def test_no_work_when_bookmark_is_at_end(sandbox, config, catalog):
+    state = {"bookmarks": {"report": {"replication_key_value": iso(START + 3 * DAY)}}}
+    run = run_tap(config, state=state, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    assert run.records == [] and run.bookmark() == iso(START + 3 * DAY)
+    assert not [r for r in sandbox.requests if r["server"] == "api" and "/api/" in r["path"]]
+
+
+def test_empty_windows_still_advance_the_bookmark(sandbox, config, catalog):
+    run = run_tap({**config, "team_ids": ["team_that_does_not_exist"]}, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    assert run.records == []
+    bookmarks = [run.bookmark(s) for s in run.states]
+    for end in WINDOW_ENDS:
+        assert end in bookmarks
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_periodic_sdk_state_never_passes_unemitted_rows(sandbox, config, path):
+    sandbox.configure(rows_per_day=28800)  # 14,400 rows per half-day window
+    run = run_tap(
+        {
+            **config,
+            **PATHS[path],
+            "end_date": iso(START + DAY),
+            "window_days": 0.5,
+            "max_concurrent_exports": 1,
+        }
+    )
+    assert run.returncode == 0, run.stderr
+    messages = parse_messages(run.stdout)
+    assert len(run.records) > 20000
+    # singer-sdk asks for a STATE at rows 10,000 and 20,000 (mid-window) on both paths;
+    # the per-row bookmark update is off, so those carry the previous window's end at most:
+    assert_no_state_ahead_of_rows(messages)
+
+
+def test_sdk_per_row_increment_cannot_move_the_bookmark(sandbox, config, catalog):
+    """The SDK's own per-row state update (the cause of meltano/sdk#1165) is a no-op, on
+    the stream as a real catalog configures it (INCREMENTAL, so singer-sdk would call it)."""
+    from tap_loop.tap import TapLoop
+
+    state = {
+        "bookmarks": {
+            "report": {"replication_key": "_loop_window_end", "replication_key_value": iso(START)}
+        }
+    }
+    tap = TapLoop(config={**config, "primary_keys": ["id"]}, state=state, catalog=catalog)
+    stream = tap.streams["report"]
+    assert stream.replication_method == "INCREMENTAL"
+    assert stream.replication_key == "_loop_window_end"
+    stream._increment_stream_state({"_loop_window_end": iso(START + 9 * DAY)})
+    assert stream.stream_state["replication_key_value"] == iso(START)
+    assert "progress_markers" not in stream.stream_state

@@ -1,5 +1,5 @@
-"""Schema and keys from the export: discovery, overrides, drift, pinned selection
-(issue: schema and keys that match the export)."""
+"""Schema and keys from the export: discovery, overrides, drift (also under an
+alias and with flattening), pinned selection (issue: schema and keys that match the export)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,16 @@ import json
 import jsonschema
 import pytest
 
-from tests.helpers import DAY, EPOCH_2026_11_01, discover, discover_run, iso, run_tap
+from tests.helpers import (
+    DAY,
+    EPOCH_2026_11_01,
+    assert_records_fit_their_schema,
+    discover,
+    discover_run,
+    iso,
+    latest_schemas,
+    run_tap,
+)
 
 START = EPOCH_2026_11_01
 TAP_FIELDS = {"_loop_window_start", "_loop_window_end", "_loop_export_id"}
@@ -189,3 +198,32 @@ def test_types_edited_in_the_catalog_are_honoured(sandbox, config):
     announced = run.schemas[0]["schema"]["properties"]
     assert announced["firstResponseSeconds"] == {"type": ["number", "null"]}
     assert announced["localDate"] == {"type": ["string", "null"]}
+
+
+# 1. flattening -------------------------------------------------------------------------
+def test_flattened_schema_and_flattened_records(sandbox, config, catalog):
+    run = run_tap(
+        {**config, "flattening_enabled": True, "flattening_max_depth": 3}, catalog=catalog
+    )
+    assert run.returncode == 0, run.stderr
+    schema = latest_schemas(run.messages)["report"]
+    assert "customer__email" in schema["properties"] and "customer" not in schema["properties"]
+    assert_records_fit_their_schema(run.messages)
+    expected = {r["id"]: r for r in sandbox.expected_rows(START, START + 3 * DAY)}
+    assert {r["id"] for r in run.records} == set(expected)
+    for record in run.records:
+        assert record["customer__email"] == expected[record["id"]]["customer"]["email"]
+        assert "customer" not in record
+
+
+# 2. stream maps and drift ----------------------------------------------------------------
+def test_alias_gets_every_drift_announcement(sandbox, config, catalog):
+    sandbox.configure(drift_after=START + DAY + DAY // 2)  # a new field mid-sync
+    maps = {"report": {"__alias__": "loop_report"}}
+    run = run_tap({**config, "stream_maps": maps}, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    streams = {m["stream"] for m in run.messages if m["type"] in ("SCHEMA", "RECORD")}
+    assert streams == {"loop_report"}  # no stray `report` stream
+    assert "sentimentScore" in latest_schemas(run.messages)["loop_report"]["properties"]
+    assert_records_fit_their_schema(run.messages)
+    assert any("sentimentScore" in r for r in run.records)

@@ -1,54 +1,68 @@
-"""Errors and bad input: clear messages naming the setting or status, non-zero exit, and a
-last STATE that is still valid (issue: report stream, 'Errors and bad input')."""
+"""Faults Loop may produce, the tap as a real process against the sandbox over HTTP: failed,
+expired, undocumented, timed-out and truncated exports and transient HTTP faults are
+retried or created again without duplicates; a window that keeps failing is split; a 401
+mid-run keeps a valid last STATE (issue: report stream, 'Errors and bad input')."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.helpers import DAY, EPOCH_2026_11_01, iso, row_ids, run_tap
+from tests.helpers import (
+    DAY,
+    EPOCH_2026_11_01,
+    api_calls,
+    assert_no_state_ahead_of_rows,
+    iso,
+    row_ids,
+    run_tap,
+)
 
 START = EPOCH_2026_11_01
 
 
-def api_calls(sandbox):
-    return [r for r in sandbox.requests if "/api/" in r["path"]]
+def test_a_window_that_keeps_failing_is_split_in_halves(sandbox, config, catalog):
+    sandbox.add_fault({"target": "poll", "kind": "failed", "times": 3})
+    run = run_tap(
+        {**config, "end_date": iso(START + DAY), "max_concurrent_exports": 1}, catalog=catalog
+    )
+    assert run.returncode == 0, run.stderr
+    assert "Splitting window" in run.stderr
+    half = START + DAY // 2
+    bookmarks = [run.bookmark(s) for s in run.states]
+    assert iso(half) in bookmarks and bookmarks[-1] == iso(START + DAY)
+    expected = [r["id"] for r in sandbox.expected_rows(START, half)] + [
+        r["id"] for r in sandbox.expected_rows(half, START + DAY)
+    ]
+    assert row_ids(run.records) == expected
+    assert_no_state_ahead_of_rows(run.messages)
 
 
-@pytest.mark.parametrize(
-    ("change", "needle"),
-    [
-        ({"timezone": "Mars/Olympus"}, "'timezone'"),
-        ({"end_date": iso(START - DAY)}, "'start_date'"),
-        ({"window_days": 0}, "'window_days'"),
-        ({"window_days": "-2"}, "'window_days'"),
-        ({"start_date": "not a date"}, "start_date"),
-        ({"api_token": None}, "api_token"),
-    ],
-)
-def test_bad_config_fails_before_any_api_call(sandbox, config, catalog, change, needle):
-    bad = {k: v for k, v in {**config, **change}.items() if v is not None}
-    run = run_tap(bad, catalog=catalog)
+def test_range_too_large_is_split_too(sandbox, config, catalog):
+    sandbox.configure(max_range_days=0.3)
+    run = run_tap({**config, "end_date": iso(START + DAY)}, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    windows = sorted({(r["_loop_window_start"], r["_loop_window_end"]) for r in run.records})
+    assert len(windows) == 4  # 24 h -> 12 h -> 6 h
+    assert {r["id"] for r in run.records} == {
+        r["id"] for r in sandbox.expected_rows(START, START + DAY)
+    }
+
+
+def test_splitting_stops_at_min_window_with_the_smallest_window_named(sandbox, config, catalog):
+    sandbox.add_fault({"target": "poll", "kind": "failed", "times": 999})
+    run = run_tap(
+        {
+            **config,
+            "end_date": iso(START + DAY),
+            "max_concurrent_exports": 1,
+            "min_window_minutes": 360,
+        },
+        catalog=catalog,
+    )
     assert run.returncode != 0
-    assert needle in run.stderr
-    assert run.records == [] and api_calls(sandbox) == []
-
-
-@pytest.mark.parametrize(
-    ("status", "advice"),
-    [
-        (400, "check the request settings"),
-        (401, "check 'api_token'"),
-        (403, "check 'impersonate_user'"),
-        (451, "must be verified"),
-    ],
-)
-def test_fatal_status_stops_with_one_clear_line(sandbox, config, catalog, status, advice):
-    sandbox.add_fault({"target": "create", "kind": "http_status", "status": status, "times": 99})
-    run = run_tap(config, catalog=catalog)
-    assert run.returncode != 0
-    assert run.records == []
-    line = next(line for line in run.stderr.splitlines() if f"HTTP {status}" in line)
-    assert "POST /api/v1/report/export" in line and advice in line
+    line = next(line for line in run.stderr.splitlines() if "Giving up on window" in line)
+    assert f"[{iso(START)} .. {iso(START + 6 * 3600)}]" in line
+    assert "min_window_minutes" in line
 
 
 def test_401_mid_run_keeps_the_last_state_and_resume_loses_nothing(sandbox, config, catalog):
@@ -102,7 +116,7 @@ def test_bad_download_is_fetched_again_without_duplicates(sandbox, config, catal
     sandbox.add_fault({"target": "download", "kind": kind, "times": 1})
     run = run_tap({**config, "max_concurrent_exports": 1}, catalog=catalog)
     assert run.returncode == 0, run.stderr
-    from tests.test_sync import expected_ids
+    from tests.helpers import expected_ids
 
     assert row_ids(run.records) == expected_ids(sandbox, START, START + 3 * DAY)
     assert len([r for r in sandbox.requests if r["server"] == "download"]) == 4
@@ -154,7 +168,7 @@ def test_transient_faults_are_retried_and_logged(sandbox, config, catalog, fault
     sandbox.add_fault({**fault, "times": 2})
     run = run_tap({**config, "max_concurrent_exports": 1}, catalog=catalog)
     assert run.returncode == 0, run.stderr
-    from tests.test_sync import expected_ids
+    from tests.helpers import expected_ids
 
     assert row_ids(run.records) == expected_ids(sandbox, START, START + 3 * DAY)
     assert "Retrying" in run.stderr

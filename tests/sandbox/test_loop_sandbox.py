@@ -21,7 +21,7 @@ from loop_sandbox import Sandbox, generate_rows
 from loop_sandbox.rows import count_rows
 from tests.helpers import wait_until
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 DAY0 = 1_693_526_400  # 2023-09-01T00:00:00Z
