@@ -8,7 +8,7 @@ stream keeps its own reference to the tap it was built with (``ReportStream.loop
 rather than reading ``Stream._tap``.
 
 What has no public route is listed below. Each entry says why, and which singer-sdk
-behaviour it relies on; ``tests/unit/test_sdk_private.py`` has a test per behaviour that
+behaviour it relies on; ``tests/unit/core/test_sdk_private.py`` has a test per behaviour that
 fails if a singer-sdk release changes it. Upgrading singer-sdk: run that file first.
 
 Functions of this module (private attributes and helpers):

@@ -1,5 +1,5 @@
 """The fast path's RECORD writer (LoopMessageWriter.record_writer); the whole-run
-comparison with singer-sdk's general path is tests/test_paths.py."""
+comparison with singer-sdk's general path is tests/behaviour/test_output_paths_identical.py."""
 
 from __future__ import annotations
 
