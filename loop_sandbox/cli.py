@@ -92,6 +92,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="each row's keys (nested objects' too) come in an order of their own",
     )
+    p.add_argument(
+        "--credential-query",
+        action="store_true",
+        help="signed URLs also carry sig, X-Amz-Credential, X-Amz-Security-Token, "
+        "X-Amz-Signature and token query values; a refused download quotes its query",
+    )
     p.add_argument("--workdir", default=None, help="where rendered results go (default tmp)")
     p.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
     return p.parse_args(argv)
@@ -125,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         empty_as_zero_bytes=args.empty_as_zero_bytes,
         big_integers=args.big_integers,
         shuffled_keys=args.shuffled_keys,
+        credential_query=args.credential_query,
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -35,6 +35,7 @@ class SandboxConfig:
     empty_as_zero_bytes: bool = False
     big_integers: bool = False
     shuffled_keys: bool = False
+    credential_query: bool = False
 
     def updated(self, **options: Any) -> SandboxConfig:
         """A copy with ``options`` applied; ValueError on unknown names or bad values."""
@@ -73,6 +74,7 @@ class SandboxConfig:
             "empty_as_zero_bytes",
             "big_integers",
             "shuffled_keys",
+            "credential_query",
         ):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be a boolean")

@@ -44,7 +44,7 @@ class DownloadHandler(BaseHandler):
             return
         problem = app.signer.check(req.path, req.query, time.time())
         if problem is not None:
-            self.send_error_json(403, problem[1], problem[0])
+            self.refuse(req, problem[1], problem[0])
             return
         record = app.store.get(match.group(1))
         if record is None:
@@ -52,7 +52,7 @@ class DownloadHandler(BaseHandler):
             return
         if fault is not None and fault.kind == "expire_url":
             app.store.expire_url(record, str(fault.get("then", "fresh")))
-            self.send_error_json(403, "Request has expired", "Expired")
+            self.refuse(req, "Request has expired", "Expired")
             return
         cfg = app.config
         signature = req.query["Signature"][0]
@@ -60,9 +60,17 @@ class DownloadHandler(BaseHandler):
             record, signature, cfg.url_ttl_seconds, cfg.reissue_expired_urls
         )
         if reason is not None:
-            self.send_error_json(403, f"Request has {reason}", "Expired")
+            self.refuse(req, f"Request has {reason}", "Expired")
             return
         self.stream(req, record.rendering, f"RF_{record.id}", fault)
+
+    def refuse(self, req: Incoming, message: str, code: str) -> None:
+        """403 ``message``; with ``credential_query`` on, the message also quotes the
+        request's query string, as S3's ``SignatureDoesNotMatch`` quotes its
+        ``CanonicalRequest``."""
+        if self.server.app.config.credential_query:
+            message += f"; CanonicalRequest: GET {req.path}?{req.raw_query}"
+        self.send_error_json(403, message, code)
 
     def stream(self, req: Incoming, item: Rendering, name: str, fault: Fault | None) -> None:
         """Send the file (or a byte range of it), applying body faults."""

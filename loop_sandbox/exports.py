@@ -74,8 +74,15 @@ class ExportRecord:
 class ExportStore:
     """All exports of one sandbox; every state change happens under one lock."""
 
-    def __init__(self, signer: UrlSigner, renders: RenderCache, url_base: Callable[[], str]):
+    def __init__(
+        self,
+        signer: UrlSigner,
+        renders: RenderCache,
+        url_base: Callable[[], str],
+        credential_query: Callable[[], bool] = lambda: False,
+    ):
         self._signer = signer
+        self._credential_query = credential_query
         self._renders = renders
         self._url_base = url_base
         self._lock = threading.RLock()
@@ -136,6 +143,8 @@ class ExportStore:
         if record.url_expires is not None:  # a fresh URL must differ from the revoked one
             expires = max(expires, record.url_expires + 1)
         query = self._signer.query(record.path, expires)
+        if self._credential_query():
+            query += "&" + self._signer.credential_query()
         record.url = f"{self._url_base()}{record.path}?{query}"
         record.url_expires = expires
         record.signature = self._signer.signature(record.path, expires)

@@ -46,6 +46,7 @@ class Incoming:
     headers: dict[str, str]
     body: bytes
     record: dict[str, Any] | None
+    raw_query: str = ""
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
@@ -162,7 +163,9 @@ class BaseHandler(BaseHTTPRequestHandler):
             }
             self.server.app.request_log.add(record)
         self._record = record
-        req = Incoming(self.command, url.path, parse_qs(url.query), headers, body, record)
+        req = Incoming(
+            self.command, url.path, parse_qs(url.query), headers, body, record, url.query
+        )
         began = time.perf_counter()
         try:
             self.route(req)

@@ -26,6 +26,24 @@ class UrlSigner:
         sig = self.signature(path, expires)
         return urlencode({"Expires": expires, "Signature": sig, "Key-Pair-Id": self.key_pair_id})
 
+    @staticmethod
+    def credential_query() -> str:
+        """Azure- and AWS-style credentials as extra query parameters, fresh random values
+        holding ``/``, ``+`` and ``=`` (so their percent-encoded form differs from the raw)."""
+
+        def value(size: int) -> str:
+            return secrets.token_urlsafe(size) + "/+" + secrets.token_hex(4) + "=="
+
+        return urlencode(
+            {
+                "sig": value(24),
+                "X-Amz-Credential": "ASIA" + secrets.token_hex(8).upper() + "/20261101/eu/s3",
+                "X-Amz-Security-Token": value(48),
+                "X-Amz-Signature": secrets.token_hex(32),
+                "token": value(16),
+            }
+        )
+
     def check(self, path: str, query: dict[str, list[str]], now: float) -> tuple[str, str] | None:
         """Return ``(code, message)`` of what is wrong with a signed request, or None."""
         values = {k: (query.get(k) or [""])[0] for k in ("Expires", "Signature", "Key-Pair-Id")}

@@ -86,7 +86,12 @@ class SandboxState(ABC):
     # exports -------------------------------------------------------------------
     def open_exports(self, renders: RenderCache) -> None:
         """Start a new, empty export store whose results render into ``renders``."""
-        self._store = ExportStore(self.signer, renders, lambda: self.download_url_base)
+        self._store = ExportStore(
+            self.signer,
+            renders,
+            lambda: self.download_url_base,
+            lambda: self._config.credential_query,
+        )
 
     @property
     def store(self) -> ExportStore:

@@ -8,7 +8,9 @@ fields with their inferred types, the key the tap would choose, and everything t
 had to tolerate (retries, unknown status values, a BOM, an empty file, huge integers).
 
 With ``=FILE`` the same report is written as JSON, redacted for a bug report: no token,
-no URL query values (so no signatures), no row values (field names and types only).
+no URL query values (only their names: no signature, ``sig``, ``X-Amz-*`` or ``token``
+value), no user or password of a URL, no row values (field names and types only). The
+printed report is redacted the same way.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing_extensions import override
 
 from tap_loop.config.settings import Settings
 from tap_loop.core.errors import ExportFailed, LoopTapError
+from tap_loop.core.redaction import redact, safe_url
 from tap_loop.loop_api.lifecycle import ExportLifecycle
 from tap_loop.loop_api.repository import LoopExportApi
 from tap_loop.loop_api.status import ExportState
@@ -89,7 +92,7 @@ class Diagnosis:
     def run(self) -> dict[str, t.Any]:
         report: dict[str, t.Any] = {
             "tap": "tap-loop",
-            "api_url": self.settings.api_url,
+            "api_url": safe_url(self.settings.api_url),
             "window": {"start": self.window.start_iso, "end": self.window.end_iso},
             "result_format": self.settings.result_format,
             "filters": sorted(self.settings.filters),
@@ -106,7 +109,7 @@ class Diagnosis:
                     session.hooks["response"].append(self._seen)
             report["result"] = self._export(lifecycle)
         except LoopTapError as exc:
-            report["error"] = str(exc)
+            report["error"] = redact(str(exc))
         finally:
             logging.getLogger("tap_loop").removeHandler(notes)
             shutil.rmtree(work_dir, ignore_errors=True)
@@ -126,7 +129,7 @@ class Diagnosis:
             {
                 "at_seconds": self._seconds(),
                 "method": response.request.method,
-                "host": parts.netloc,
+                "host": parts.netloc.rpartition("@")[2],
                 "path": parts.path,
                 "query_names": sorted({name for name, _ in parse_qsl(parts.query)}),
                 "status": response.status_code,

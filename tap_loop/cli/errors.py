@@ -21,6 +21,7 @@ from singer_sdk.exceptions import (
 )
 from typing_extensions import override
 
+from tap_loop.config.declared import DECLARED
 from tap_loop.config.settings import DEPRECATED_SETTINGS
 from tap_loop.core.errors import LoopTapError
 from tap_loop.results.xlsx_rows import XlsxSupportMissing
@@ -102,6 +103,9 @@ def _reworded(error: str) -> tuple[str | None, str]:
     if not found:
         return None, error
     name, message = found.group("name"), found.group("message")
+    declared = DECLARED.get(name)
+    if declared is not None and declared.secret:  # the schema's message quotes the value
+        return name, f"Setting '{name}' is invalid: expected a {declared.kind} (value not shown)."
     if " does not match " in message:
         value = message.split(" does not match ")[0]
         return name, f"Setting '{name}' is invalid ({value}): expected a number, e.g. 1 or 0.25."

@@ -133,7 +133,8 @@ class _Collector:
     """Reads settings one by one, collecting every error instead of stopping at one.
 
     A declared setting's default replaces a missing value (and a blank string, if the
-    default is not None); its bound is checked after ``convert``.
+    default is not None); its bound is checked after ``convert``. An error quotes the
+    value it refuses, unless the setting is secret.
     """
 
     def __init__(self, config: t.Mapping[str, t.Any]) -> None:
@@ -149,13 +150,15 @@ class _Collector:
             raw = default
         if raw is None:
             return None
+        shown = "" if declared is not None and declared.secret else f" ({raw!r})"
         try:
             value = convert(raw)
         except (TypeError, ValueError, decimal.InvalidOperation) as exc:
-            self.errors.append(f"Setting '{name}' is invalid ({raw!r}): {exc}.")
+            self.errors.append(f"Setting '{name}' is invalid{shown}: {exc}.")
             return None
         if bound is not None and not bound.check(value):
-            self.errors.append(f"Setting '{name}' must be {bound.rule} (got {raw!r}).")
+            got = f" (got {raw!r})" if shown else ""
+            self.errors.append(f"Setting '{name}' must be {bound.rule}{got}.")
             return None
         return value
 
@@ -175,6 +178,66 @@ def _url(value: t.Any) -> str:
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"expected an http(s) URL such as {DECLARED['api_url'].default}")
     return url
+
+
+def _unsendable(text: str) -> str | None:
+    """What in ``text`` an HTTP header value cannot carry, or None.
+
+    A header value is sent as visible ASCII here: http.client refuses a line break
+    (requests quotes the whole header value in its error) and encodes others as
+    Latin-1 (a character beyond it raises UnicodeEncodeError); a server reads bytes
+    beyond ASCII as it likes (ASP.NET Core's Kestrel refuses them by default).
+    """
+    for char in text:
+        if "!" <= char <= "~":
+            continue
+        if char in "\r\n":
+            return "a line break"
+        if char == "\ufeff":
+            return "a byte order mark (U+FEFF, which some editors add)"
+        if char in " \t":
+            return "a space or tab"
+        if char < " " or char == "\x7f":
+            return "a control character"
+        return "a character beyond ASCII"
+    return None
+
+
+def _token(value: t.Any) -> str:
+    """``api_token``: what goes after ``Bearer `` (outer whitespace trimmed). The error
+    never quotes the token."""
+    token = str(value).strip()
+    if token[:7].lower() == "bearer ":
+        raise ValueError("it starts with 'Bearer ': set only the token itself")
+    problem = _unsendable(token)
+    if problem:
+        raise ValueError(
+            f"it holds {problem}, which an HTTP header cannot carry: copy the token again "
+            "from Loop's web settings (API keys tab), without line breaks, spaces or "
+            "invisible characters"
+        )
+    return token
+
+
+def _impersonate_user(value: t.Any) -> str:
+    """``impersonate_user``: sent as ``X-Impersonate-User``, so visible ASCII only.
+
+    A value beyond ASCII is refused rather than encoded: RFC 8187's ``UTF-8''...`` form
+    is for parameters of headers that define it, not for a whole value, and Loop
+    documents no encoding for this header; raw Latin-1 or UTF-8 bytes would at best
+    impersonate nobody (a 403 that does not say why).
+    """
+    user = str(value).strip()
+    problem = _unsendable(user)
+    if problem:
+        beyond = sorted({char for char in user if ord(char) > 0x7E})
+        shown = f" ({', '.join(repr(char) for char in beyond)})" if beyond else ""
+        raise ValueError(
+            f"it holds {problem}{shown}, which the X-Impersonate-User header cannot "
+            "carry: use the user's address in ASCII (an internationalised domain in "
+            "its xn-- form)"
+        )
+    return user
 
 
 def _result_format(value: t.Any) -> str:
@@ -200,6 +263,11 @@ def _object(value: t.Any) -> dict[str, t.Any]:
     return dict(value)
 
 
+def _invalid(c: _Collector) -> set[str]:
+    """Names of the settings ``c`` has already refused."""
+    return {error.split("'")[1] for error in c.errors if error.startswith("Setting '")}
+
+
 DEPRECATED_SETTINGS = {"schema": "schema_overrides"}  # old name -> new name (still read)
 
 
@@ -223,8 +291,8 @@ def _schema_overrides(c: _Collector) -> dict[str, t.Any]:
 def load_settings(config: t.Mapping[str, t.Any], *, require_token: bool = True) -> Settings:
     """Check ``config`` and return :class:`Settings`; raise :class:`SettingsError` if invalid."""
     c = _Collector(config)
-    token = c.get("api_token", str)
-    if require_token and not (token or "").strip():
+    token = c.get("api_token", _token)
+    if require_token and not (token or "").strip() and "api_token" not in _invalid(c):
         c.errors.append(
             "Setting 'api_token' is missing: create an API token in Loop's web settings "
             "(API keys tab) and set it as api_token or TAP_LOOP_API_TOKEN."
@@ -258,7 +326,7 @@ def load_settings(config: t.Mapping[str, t.Any], *, require_token: bool = True) 
         start_date=start,
         end_date=end,
         timezone=c.get("timezone", _timezone),
-        impersonate_user=(c.get("impersonate_user", str) or "").strip() or None,
+        impersonate_user=c.get("impersonate_user", _impersonate_user) or None,
         window_seconds=_scaled(window_days, 86400),
         lookback_seconds=_scaled(lookback_days, 86400),
         poll_interval_seconds=c.get("poll_interval_seconds", _number),

@@ -23,7 +23,7 @@ from tap_loop.core.errors import (
     RetriesExhausted,
     UrlExpired,
 )
-from tap_loop.core.redaction import safe_url
+from tap_loop.core.redaction import mask_exactly, safe_url
 from tap_loop.loop_api.metrics import request_done
 from tap_loop.loop_api.retry import (
     HTTP_ERRORS,
@@ -38,7 +38,19 @@ _TOO_LARGE_WORDS = ("too large", "too long", "too big", "too wide", "too many", 
 
 
 def _error_fields(response: requests.Response) -> tuple[str | None, str | None]:
-    """Loop's ``message`` and error code from a JSON error body, if any."""
+    """Loop's ``message`` and error code from a JSON error body, if any; the token the
+    request carried is masked in them, however short (a reply may quote it)."""
+    message, code = _raw_error_fields(response)
+    request = getattr(response, "request", None)
+    sent = str(request.headers.get("Authorization") or "") if request is not None else ""
+    token = sent.partition(" ")[2]
+    return (
+        mask_exactly(message, token) if message else None,
+        mask_exactly(code, token) if code else None,
+    )
+
+
+def _raw_error_fields(response: requests.Response) -> tuple[str | None, str | None]:
     try:
         body = response.json()
     except ValueError:

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -436,6 +437,31 @@ def test_fault_expire_url_fresh_then_expired(sb):
     sb.add_fault({"target": "download", "kind": "expire_url", "then": "expired"})
     assert requests.get(result["url"], timeout=5).status_code == 403
     assert poll(sb, export_id).json()["status"] == "Expired"
+
+
+def test_credential_query_adds_cloud_credentials_and_refusals_quote_them(sb):
+    sb.configure(credential_query=True)
+    export_id = create(sb, {"start": DAY0, "end": DAY0 + 3600}).json()["id"]
+    url = wait_done(sb, export_id)["url"]
+    query = urlsplit(url).query
+    names = [pair.split("=")[0] for pair in query.split("&")]
+    assert names == [
+        "Expires",
+        "Signature",
+        "Key-Pair-Id",
+        "sig",
+        "X-Amz-Credential",
+        "X-Amz-Security-Token",
+        "X-Amz-Signature",
+        "token",
+    ]
+    assert "%2F%2B" in query  # values hold "/+", percent-encoded in the URL
+    assert requests.get(url, timeout=5).status_code == 200  # extra parameters are ignored
+    sb.add_fault({"target": "download", "kind": "expire_url"})
+    refused = requests.get(url, timeout=5)
+    assert refused.status_code == 403 and query in refused.json()["message"]
+    fresh = poll(sb, export_id).json()["url"]
+    assert urlsplit(fresh).query.split("&")[3] != query.split("&")[3]
 
 
 def test_random_faults_are_deterministic():

@@ -124,3 +124,41 @@ def test_new_schema_setting_wins_over_the_old_one(caplog):
     with caplog.at_level("WARNING", logger="tap_loop.settings"):
         assert settings(schema=other, schema_overrides=OVERRIDE).schema_overrides == OVERRIDE
     assert "ignored" in caplog.records[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    ("token", "needle"),
+    [
+        ("tok-1234\nSECONDHALF99", "a line break"),
+        ("tok-1234\r\nSECONDHALF99", "a line break"),
+        ("\ufefftok-1234SECONDHALF99", "a byte order mark"),
+        ("tok-1234 SECONDHALF99", "a space or tab"),
+        ("tok-1234\x00SECONDHALF99", "a control character"),
+        ("tok-1234\u00a0SECONDHALF99", "a character beyond ASCII"),
+        ("Bearer tok-1234SECONDHALF99", "starts with 'Bearer '"),
+    ],
+)
+def test_a_token_no_header_can_carry_is_refused_without_quoting_it(token, needle):
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**BASE, "api_token": token})
+    (error,) = caught.value.errors
+    assert error.startswith("Setting 'api_token' is invalid: ") and needle in error
+    assert "tok-1234" not in error and "SECONDHALF99" not in error
+
+
+def test_a_token_is_trimmed_and_kept_exactly():
+    settings = load_settings({**BASE, "api_token": "  A.b_c~d+e/f=\n"})
+    assert settings.api_token == "A.b_c~d+e/f="
+
+
+@pytest.mark.parametrize("user", ["jürgen.čapek@example.com", "a b@example.com", "x\n@y.z"])
+def test_an_impersonate_user_no_header_can_carry_is_refused(user):
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**BASE, "impersonate_user": user})
+    (error,) = caught.value.errors
+    assert error.startswith("Setting 'impersonate_user' is invalid") and "ASCII" in error
+
+
+def test_an_ascii_impersonate_user_is_kept():
+    settings = load_settings({**BASE, "impersonate_user": " boss+x@xn--apek-ppa.example "})
+    assert settings.impersonate_user == "boss+x@xn--apek-ppa.example"
