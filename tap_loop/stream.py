@@ -145,7 +145,8 @@ class ReportStream(Stream):
 
     # -- planning -------------------------------------------------------------------------
     def plan(self, now: dt.datetime) -> WindowPlan:
-        """The windows this run exports: [bookmark - lookback, end] or [start_date, end].
+        """The windows this run exports: [bookmark - lookback, end] or [start_date, end]
+        (a lazy plan: constant memory however many windows).
 
         ``end`` is ``end_date``, but never later than the run's start minus
         ``settle_minutes`` (Loop may finish computing a row after the moment it
