@@ -70,5 +70,6 @@ def test_an_unusable_saved_export_is_dropped_with_a_reason(sandbox, config, cata
     assert {r["id"] for r in run.records} == {
         r["id"] for r in sandbox.expected_rows(START, START + DAY)
     }
+    assert run.last_state is not None
     assert "exports_in_flight" not in run.last_state["bookmarks"]["report"]
     assert run.bookmark() == iso(START + DAY)
