@@ -15,6 +15,11 @@ from loop_sandbox.render import Rendering
 PATH_RE = re.compile(r"/RF_([0-9A-Za-z_-]+)")
 RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)")
 GARBAGE = b'\x00<<this is not JSON>>{"oops": [1, 2'
+#: The ``html_page`` fault's body: what a proxy, captive portal or CDN error page sends.
+HTML_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head>"
+    b"<body><h1>Please sign in</h1><p>This page is served by a proxy.</p></body></html>\n"
+)
 TWO_AUTH = (
     "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
     "Signature query string parameter or the Authorization header should be specified"
@@ -53,6 +58,9 @@ class DownloadHandler(BaseHandler):
         if fault is not None and fault.kind == "expire_url":
             app.store.expire_url(record, str(fault.get("then", "fresh")))
             self.refuse(req, "Request has expired", "Expired")
+            return
+        if fault is not None and fault.kind == "html_page":
+            self.send_bytes(200, HTML_PAGE, "text/html; charset=utf-8")
             return
         cfg = app.config
         signature = req.query["Signature"][0]

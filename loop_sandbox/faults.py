@@ -18,6 +18,7 @@ KINDS: dict[str, frozenset[str]] = {
     "truncate": frozenset({"download"}),
     "invalid_json": frozenset({"download"}),
     "corrupt": frozenset({"download"}),
+    "html_page": frozenset({"download"}),
     "trickle": frozenset({"download"}),
     "forget": frozenset({"poll"}),
     "expire_url": frozenset({"download"}),

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import io
 import logging
-import shutil
-import tempfile
 import typing as t
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from typing_extensions import override
 
 from tap_loop.config.settings import Run, Settings, SettingsError
 from tap_loop.core.errors import DownloadError, ExportFailed, RangeTooLarge
+from tap_loop.core.workdir import WorkDir
 from tap_loop.loop_api.lifecycle import MAX_INVALID_DOWNLOADS, CompletedExport, ExportLifecycle
 from tap_loop.loop_api.windows import Window, to_epoch
 from tap_loop.results.json_rows import InvalidExport, RowFeeder
@@ -60,7 +59,8 @@ def sample_export(settings: Settings, now: t.Any) -> Sample:
     windows = [Window(max(end - settings.schema_sample_seconds, 0), end)]
     if settings.window_seconds < settings.schema_sample_seconds:
         windows.append(Window(end - settings.window_seconds, end))
-    work_dir = Path(tempfile.mkdtemp(prefix="tap-loop-discovery-"))
+    work = WorkDir.create("tap-loop-discovery-")  # removes dead runs' folders first
+    work_dir = work.path
     lifecycle = _SampleLifecycle.from_settings(settings, work_dir=work_dir)
     try:
         for window in windows:
@@ -82,7 +82,7 @@ def sample_export(settings: Settings, now: t.Any) -> Sample:
         LOGGER.warning("No sample export could be made: discovery without a sample")
         return Sample()
     finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
+        work.remove()
 
 
 def _readable_sample(

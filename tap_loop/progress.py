@@ -3,12 +3,12 @@ ETA, and the ``emitted`` phase METRIC of each export (see metrics.py)."""
 
 from __future__ import annotations
 
-import bisect
 import logging
 import time
 import typing as t
 
 from tap_loop.loop_api.metrics import ExportPhases
+from tap_loop.loop_api.windows import windows_ended_by
 
 if t.TYPE_CHECKING:
     from tap_loop.loop_api.lifecycle import CompletedExport
@@ -32,8 +32,10 @@ def duration(seconds: float) -> str:
 class Progress:
     """Counts windows and rows of one run; logs a line as each window is done."""
 
-    def __init__(self, windows: list[Window], clock: t.Callable[[], float] = time.monotonic):
-        self.ends = [window.end for window in windows]
+    def __init__(
+        self, windows: t.Sequence[Window], clock: t.Callable[[], float] = time.monotonic
+    ) -> None:
+        self.windows = windows  # the run's plan, never copied (it may be millions long)
         self.clock = clock
         self.began = clock()
         self.rows = 0
@@ -48,8 +50,8 @@ class Progress:
         if self._phases is not None:
             self._phases.done("emitted", done.export_id)
         self.rows += rows
-        total = len(self.ends)
-        finished = bisect.bisect_right(self.ends, done.window.end)
+        total = len(self.windows)
+        finished = windows_ended_by(self.windows, done.window.end)
         elapsed = self.clock() - self.began
         eta = duration(elapsed / finished * (total - finished)) if finished else "unknown"
         LOGGER.info(

@@ -11,6 +11,10 @@
 - A STATE is written (through the writer the book is given) only when the entry changed
   since the last one: :meth:`StateBook.flush` writes nothing while :attr:`StateBook.dirty`
   is false.
+- A state of the wrong shape (``bookmarks`` or a stream's entry not an object) or an
+  unreadable bookmark stops the run before any API call with one line naming it
+  (:func:`check_state`, called as the tap loads the state); an unusable saved export is
+  only dropped, with a log line (:mod:`tap_loop.loop_api.inflight`).
 """
 
 from __future__ import annotations
@@ -18,10 +22,67 @@ from __future__ import annotations
 import threading
 import typing as t
 
-from tap_loop.config.settings import parse_datetime
+from tap_loop.config.settings import DateOutOfRange, parse_datetime
 from tap_loop.core.errors import LoopTapError
 from tap_loop.loop_api.inflight import IN_FLIGHT, entry_key, reusable_exports
 from tap_loop.loop_api.windows import Window, to_epoch, to_iso
+
+STREAM = "report"
+_FIX = (
+    "What to do: fix it, or clear the state (meltano state clear) to start again from start_date."
+)
+_CLEAR = (
+    "What to do: fix the state file, or clear the state (meltano state clear) to start "
+    "again from start_date."
+)
+
+
+def _kind(value: object) -> str:
+    return {str: "a string", list: "a list", type(None): "null"}.get(
+        type(value), f"a {type(value).__name__}"
+    )
+
+
+def check_state(state: object) -> None:
+    """Raise :class:`LoopTapError` (one line naming the value and what to do) if
+    ``state`` is not a Singer state this tap can read: an object whose ``bookmarks`` (if
+    any) maps stream names to objects, with a readable bookmark for ``report``."""
+    if not state:
+        return
+    if not isinstance(state, dict):
+        raise LoopTapError(f"The state is {_kind(state)}, not an object. {_CLEAR}")
+    bookmarks = state.get("bookmarks", {})
+    if not isinstance(bookmarks, dict):
+        raise LoopTapError(
+            f"The state's bookmarks is {_kind(bookmarks)}, not an object of stream "
+            f"entries. {_CLEAR}"
+        )
+    for name, entry in bookmarks.items():
+        if not isinstance(entry, dict):
+            raise LoopTapError(
+                f"The state's bookmarks.{name} is {_kind(entry)}, not an object. {_CLEAR}"
+            )
+    entry = bookmarks.get(STREAM)
+    if entry:
+        read_bookmark(entry.get("replication_key_value"))
+
+
+def read_bookmark(value: t.Any) -> int | None:
+    """A bookmark's epoch seconds (None if unset); :class:`LoopTapError` if unreadable."""
+    if value in (None, ""):
+        return None
+    field = f"bookmarks.{STREAM}.replication_key_value"
+    try:
+        return to_epoch(parse_datetime(value))
+    except DateOutOfRange:
+        raise LoopTapError(
+            f"The state's bookmark {value!r} ({field}) is out of range: in UTC it falls "
+            f"before year 1 or after year 9999. {_FIX}"
+        ) from None
+    except (TypeError, ValueError):
+        raise LoopTapError(
+            f"The state's bookmark {value!r} ({field}) is not an ISO 8601 date-time. {_FIX}"
+        ) from None
 
 
 class StateBook:
@@ -51,19 +112,11 @@ class StateBook:
 
     def bookmark(self) -> int | None:
         """The bookmark in epoch seconds, None if the state has none."""
-        value = self._entry().get("replication_key_value")
-        if value in (None, ""):
-            return None
-        try:
-            return to_epoch(parse_datetime(value))
-        except (TypeError, ValueError) as exc:
-            raise LoopTapError(
-                f"The state's bookmark {value!r} (bookmarks.report.replication_key_value) is "
-                "not an ISO 8601 date-time. What to do: fix it, or clear the state "
-                "(meltano state clear) to start again from start_date."
-            ) from exc
+        return read_bookmark(self._entry().get("replication_key_value"))
 
-    def saved_exports(self, windows: list[Window], fingerprint: str) -> dict[tuple[int, int], str]:
+    def saved_exports(
+        self, windows: t.Sequence[Window], fingerprint: str
+    ) -> dict[tuple[int, int], str]:
         """Start a run for the request ``fingerprint``: the exports a previous run left in
         flight that this run may poll, by (start, end) (see
         :mod:`tap_loop.loop_api.inflight`). They stay in flight; the others are dropped

@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
-import tempfile
 import typing as t
-from pathlib import Path
 
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -31,6 +28,7 @@ from tap_loop.core.errors import Cancelled, DownloadError
 from tap_loop.core.output import LoopMessageWriter
 from tap_loop.core.sdk_private import set_stream_schema, write_starting_replication_value
 from tap_loop.core.signals import STOP, StopRequested
+from tap_loop.core.workdir import WorkDir
 from tap_loop.first_schema import FirstSchema
 from tap_loop.loop_api.inflight import request_fingerprint
 from tap_loop.loop_api.lifecycle import (
@@ -39,7 +37,7 @@ from tap_loop.loop_api.lifecycle import (
     ExportLifecycle,
 )
 from tap_loop.loop_api.pipeline import ExportPipeline
-from tap_loop.loop_api.windows import Window, plan_windows, to_epoch, to_iso
+from tap_loop.loop_api.windows import WindowPlan, plan_windows, to_epoch, to_iso
 from tap_loop.progress import Progress
 from tap_loop.results.json_rows import Batch, InvalidExport
 from tap_loop.results.open import open_batches
@@ -146,8 +144,9 @@ class ReportStream(Stream):
         self.book.flush()
 
     # -- planning -------------------------------------------------------------------------
-    def plan(self, now: dt.datetime) -> list[Window]:
-        """The windows this run exports: [bookmark - lookback, end] or [start_date, end].
+    def plan(self, now: dt.datetime) -> WindowPlan:
+        """The windows this run exports: [bookmark - lookback, end] or [start_date, end]
+        (a lazy plan: constant memory however many windows).
 
         ``end`` is ``end_date``, but never later than the run's start minus
         ``settle_minutes`` (Loop may finish computing a row after the moment it
@@ -208,7 +207,8 @@ class ReportStream(Stream):
             settings.window_seconds / 86400,
             settings.max_concurrent_exports,
         )
-        work_dir = Path(tempfile.mkdtemp(prefix="tap-loop-"))
+        work = WorkDir.create("tap-loop-")  # removes dead runs' folders first
+        work_dir = work.path
         lifecycle = ExportLifecycle.from_settings(settings, work_dir=work_dir)
         pipeline = ExportPipeline(
             lifecycle,
@@ -240,7 +240,7 @@ class ReportStream(Stream):
         finally:
             STOP.disarm()
             pipeline.close()
-            shutil.rmtree(work_dir, ignore_errors=True)
+            work.remove()
         if stopping:
             self._stop()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import typing as t
 from functools import cached_property
 
@@ -26,6 +27,7 @@ from tap_loop.core.redaction import install_log_redaction, register_secret
 from tap_loop.core.signals import STOP
 from tap_loop.discovery import discover_schema
 from tap_loop.first_schema import FirstSchema
+from tap_loop.state_book import check_state
 from tap_loop.stream import ReportStream
 
 
@@ -51,6 +53,9 @@ class TapLoop(Tap):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         install_log_redaction()
         self.run_started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        state = kwargs.get("state")
+        if state is not None and not isinstance(state, (dict, str, os.PathLike)):
+            check_state(state)  # a state file holding a list: singer-sdk takes it for a path
         super().__init__(*args, **kwargs)
         STOP.install()  # SIGTERM/SIGINT: exit 128 + signal, not singer-sdk's exit 0
 
@@ -79,6 +84,14 @@ class TapLoop(Tap):
         if errors:
             raise ConfigValidationError("Config validation failed", errors=errors)
         return []
+
+    @override
+    def load_state(self, state: dict[str, t.Any]) -> None:
+        """singer-sdk's merge of the input state, after checking its shape: a state it
+        would crash on (``bookmarks`` a string, an entry a list) or an unreadable bookmark
+        stops the run here, before any API call, with one line (state_book.check_state)."""
+        check_state(state)
+        super().load_state(state)
 
     @cached_property
     def run(self) -> Run:

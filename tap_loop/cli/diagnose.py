@@ -7,6 +7,11 @@ the result's shape (array or not, byte order mark, encoding, size, content type)
 fields with their inferred types, the key the tap would choose, and everything the tap
 had to tolerate (retries, unknown status values, a BOM, an empty file, huge integers).
 
+A result the tap cannot read (an HTML page served with 200, broken JSON) is handled as a
+sync would: downloaded again (then a fresh URL, then a new export) up to
+``MAX_INVALID_DOWNLOADS`` reads in all. The report says so; when every read failed, as
+it would stop a sync, the command exits 1 with one line saying what a sync would do.
+
 With ``=FILE`` the same report is written as JSON, redacted for a bug report: no token,
 no URL query values (only their names: no signature, ``sig``, ``X-Amz-*`` or ``token``
 value), no user or password of a URL, no row values (field names and types only). The
@@ -19,9 +24,7 @@ import codecs
 import datetime as dt
 import json
 import logging
-import shutil
 import sys
-import tempfile
 import time
 import typing as t
 from pathlib import Path
@@ -33,7 +36,8 @@ from typing_extensions import override
 from tap_loop.config.settings import Settings
 from tap_loop.core.errors import ExportFailed, LoopTapError
 from tap_loop.core.redaction import redact, safe_url
-from tap_loop.loop_api.lifecycle import ExportLifecycle
+from tap_loop.core.workdir import WorkDir
+from tap_loop.loop_api.lifecycle import MAX_INVALID_DOWNLOADS, CompletedExport, ExportLifecycle
 from tap_loop.loop_api.repository import LoopExportApi
 from tap_loop.loop_api.status import ExportState
 from tap_loop.loop_api.windows import Window, to_epoch
@@ -99,7 +103,8 @@ class Diagnosis:
         }
         notes = _Notes()
         logging.getLogger("tap_loop").addHandler(notes)
-        work_dir = Path(tempfile.mkdtemp(prefix="tap-loop-diagnose-"))
+        work = WorkDir.create("tap-loop-diagnose-")  # removes dead runs' folders first
+        work_dir = work.path
         try:
             lifecycle = ExportLifecycle.from_settings(
                 self.settings, work_dir=work_dir, on_status=self._status_seen
@@ -107,12 +112,14 @@ class Diagnosis:
             if isinstance(lifecycle.api, LoopExportApi):  # always, from from_settings
                 for session in lifecycle.api.sessions:
                     session.hooks["response"].append(self._seen)
-            report["result"] = self._export(lifecycle)
+            report["result"] = result = self._export(lifecycle)
+            if not result.get("readable"):
+                report["error"] = _unreadable_error(result)
         except LoopTapError as exc:
             report["error"] = redact(str(exc))
         finally:
             logging.getLogger("tap_loop").removeHandler(notes)
-            shutil.rmtree(work_dir, ignore_errors=True)
+            work.remove()
         report["http"] = self.http
         report["statuses"] = self.statuses
         report["tolerated"] = [n for n in notes.lines if _tolerated(n["message"])]
@@ -170,9 +177,20 @@ class Diagnosis:
         if state.status.failed:
             raise LoopTapError(f"The diagnostic export {export_id} ended {state.raw_status}")
         path, size = lifecycle.download(state.url or "", export_id)
-        result: dict[str, t.Any] = {"export_id": export_id, "size_bytes": size}
-        result.update(_shape(path, settings.result_format))
-        result.update(self._fields(path))
+        done = CompletedExport(self.window, export_id, path, size, 0.0, url=state.url)
+        unreadable: list[str] = []
+        while True:
+            fields = self._fields(done.path)
+            if fields["readable"] or len(unreadable) + 1 >= MAX_INVALID_DOWNLOADS:
+                break
+            unreadable.append(str(fields["problem"]))
+            done = lifecycle.fetch_again(done)  # what a sync does with an unreadable file
+        if not fields["readable"]:
+            unreadable.append(str(fields["problem"]))
+        result: dict[str, t.Any] = {"export_id": done.export_id, "size_bytes": done.size}
+        result.update(_shape(done.path, settings.result_format))
+        result.update(fields)
+        result["unreadable_downloads"] = unreadable
         return result
 
     def _fields(self, path: Path) -> dict[str, t.Any]:
@@ -204,6 +222,19 @@ class Diagnosis:
             "integers_beyond_64_bits": sorted(huge),
             "key": choose_keys(schema, settings.primary_keys, sample.never_null or set()),
         }
+
+
+def _unreadable_error(result: dict[str, t.Any]) -> str:
+    """The one line for a result no read of which could be used, as a sync sees it."""
+    return (
+        f"The diagnostic export {result['export_id']}'s result was unreadable "
+        f"{len(result['unreadable_downloads'])} times ({result.get('shape')}: "
+        f"{result.get('problem')}). A sync would do the same: download it again, ask "
+        "for a fresh URL, export the window anew, then stop with exit 1, the bookmark "
+        "kept before this window. What to do: check what the download host sends (a "
+        "proxy or sign-in page between the tap and Loop's download host?), then run "
+        "--diagnose again."
+    )
 
 
 def _shape(path: Path, result_format: str) -> dict[str, t.Any]:
@@ -287,11 +318,22 @@ def render_text(report: dict[str, t.Any]) -> str:
                 )
         else:
             out.append(f"  unreadable: {result.get('problem')}")
+        earlier = result.get("unreadable_downloads") or []
+        if result.get("readable") and earlier:
+            out.append(
+                f"  after {len(earlier)} unreadable download(s), downloaded again as a sync "
+                "would: " + "; ".join(earlier)
+            )
     if report["tolerated"]:
         out.append("Tolerated:")
         out.extend(f"  {note['level']}: {note['message']}" for note in report["tolerated"])
     if report.get("error"):
         out.append(f"Error: {report['error']}")
+    elif result and result.get("unreadable_downloads"):
+        out.append(
+            "Diagnosis done: the export worked end to end once downloaded again, as a "
+            "sync would download it."
+        )
     else:
         out.append("Diagnosis done: the export worked end to end.")
     return "\n".join(out) + "\n"

@@ -76,8 +76,14 @@ class SettingsError(ValueError):
         self.errors = errors
 
 
+class DateOutOfRange(ValueError):
+    """A date-time that exists in its own zone but not in UTC (before year 1, after 9999)."""
+
+
 def parse_datetime(value: t.Any) -> dt.datetime:
-    """Parse an ISO 8601 date or date-time; naive values are taken as UTC."""
+    """Parse an ISO 8601 date or date-time; naive values are taken as UTC (whatever the
+    ``timezone`` setting: see :func:`has_zone`). A moment UTC cannot hold (e.g.
+    ``9999-12-31T23:59:59-01:00``) raises :class:`DateOutOfRange`."""
     if isinstance(value, dt.datetime):
         parsed = value
     elif isinstance(value, dt.date):
@@ -91,7 +97,26 @@ def parse_datetime(value: t.Any) -> dt.datetime:
         raise ValueError(f"expected an ISO 8601 string, got {type(value).__name__}")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
+    try:
+        return parsed.astimezone(dt.timezone.utc)
+    except OverflowError:
+        raise DateOutOfRange("in UTC it falls before year 1 or after year 9999") from None
+
+
+def has_zone(value: t.Any) -> bool:
+    """False for a date, or a date-time without an offset, which the tap reads as UTC."""
+    if isinstance(value, dt.datetime):
+        return value.tzinfo is not None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            return True
+        try:
+            parsed = dt.datetime.fromisoformat(text)
+        except ValueError:
+            return True  # not a date-time at all: its own error says so
+        return parsed.tzinfo is not None
+    return not isinstance(value, dt.date)
 
 
 def _number(value: t.Any) -> float:
@@ -362,5 +387,20 @@ class Run:
 
     @cached_property
     def settings(self) -> Settings:
-        """The validated settings; raises :class:`SettingsError` if they are not."""
-        return load_settings(self.config, require_token=False)
+        """The validated settings; raises :class:`SettingsError` if they are not.
+
+        Logs once per run which zone a date without one was read in (UTC)."""
+        settings = load_settings(self.config, require_token=False)
+        for name in ("start_date", "end_date"):
+            raw = self.config.get(name)
+            if raw not in (None, "") and not has_zone(raw):
+                LOGGER.log(
+                    logging.INFO if settings.timezone == "UTC" else logging.WARNING,
+                    "Setting '%s' (%s) has no zone: read as UTC, not in 'timezone' (%s), "
+                    "which only tells Loop how to compute the export; add an offset "
+                    "(e.g. +01:00) to mean another zone.",
+                    name,
+                    raw,
+                    settings.timezone,
+                )
+        return settings

@@ -55,6 +55,13 @@ Behaviour relied on without touching a private name:
    after ``super().__init__()`` in ``TapLoop.__init__``, is the one that runs.
 10. ``Stream.sync`` logs "An unhandled error occurred while syncing" at ERROR before
    re-raising; :mod:`tap_loop.cli.errors` drops that line for errors it reports itself.
+11. ``Tap.__init__`` hands the ``--state`` file's content to the public ``Tap.load_state``
+   (after streams are built from the catalog, before any sync or API call), and
+   singer-sdk's own ``load_state`` iterates ``bookmarks`` and each entry as objects (a
+   string there raises ``AttributeError``); ``TapLoop.load_state`` checks the shape first
+   (:func:`tap_loop.state_book.check_state`). A state file holding a list reaches
+   ``Tap.__init__`` as a list, which singer-sdk takes for a file path: ``TapLoop.__init__``
+   checks it before.
 """
 
 from __future__ import annotations

@@ -29,10 +29,12 @@ import logging
 import typing as t
 
 from tap_loop.config.settings import Settings
-from tap_loop.loop_api.windows import Window, to_iso
+from tap_loop.loop_api.windows import Window, find_window, to_iso
 
 LOGGER = logging.getLogger("tap_loop.stream")
 IN_FLIGHT = "exports_in_flight"
+#: Window bounds a tap-loop state can hold: epoch seconds of years 1970 to 9999.
+EPOCH_RANGE = (0, 253_402_300_799)
 
 
 def request_fingerprint(settings: Settings) -> str:
@@ -56,14 +58,22 @@ def entry_key(window: Window, fingerprint: str) -> str:
 
 def reusable_exports(
     saved: t.Any,
-    planned: t.Iterable[Window],
+    planned: t.Sequence[Window],
     bookmark: int | None,
     fingerprint: str,
 ) -> dict[str, tuple[Window, str]]:
-    """Saved entries this run may poll (key -> (window, export id)); logs every other."""
-    if not isinstance(saved, dict):
+    """Saved entries this run may poll (key -> (window, export id)); logs every other
+    (an entry this run cannot use, e.g. hand-edited, is dropped, never a reason to stop).
+    ``planned`` is ascending (a :class:`~tap_loop.loop_api.windows.WindowPlan`)."""
+    if saved is None:
         return {}
-    windows = {(window.start, window.end): window for window in planned}
+    if not isinstance(saved, dict):
+        LOGGER.warning(
+            "Dropping the state's exports_in_flight: expected an object of "
+            '"<start>/<end>/<request>": "<export id>", got %s; its windows are exported anew',
+            type(saved).__name__,
+        )
+        return {}
     keep: dict[str, tuple[Window, str]] = {}
     for key, export_id in saved.items():
         parts = str(key).split("/")
@@ -72,10 +82,22 @@ def reusable_exports(
         except (ValueError, IndexError):
             LOGGER.info("Dropping the unreadable exports_in_flight entry %r", key)
             continue
+        if not (EPOCH_RANGE[0] <= start < end <= EPOCH_RANGE[1]):
+            LOGGER.info(
+                "Dropping the exports_in_flight entry %r: its window is not two ascending "
+                "epoch seconds between 1970 and 9999 (milliseconds, or hand-edited?)",
+                key,
+            )
+            continue
         if not export_id or not isinstance(export_id, str):
+            LOGGER.info(
+                "Dropping the exports_in_flight entry %r: its export id %r is not a string",
+                key,
+                export_id,
+            )
             continue
         span = f"[{to_iso(start)} .. {to_iso(end)}]"
-        window = windows.get((start, end))
+        window = find_window(planned, start, end)
         if len(parts) != 3:
             reason = "was saved without the request it was made for (older tap-loop state)"
         elif bookmark is not None and end <= bookmark:

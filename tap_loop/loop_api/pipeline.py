@@ -40,7 +40,7 @@ class ExportPipeline:
     def __init__(
         self,
         lifecycle: ExportLifecycle,
-        windows: list[Window],
+        windows: t.Sequence[Window],
         *,
         max_in_flight: int,
         min_window_seconds: int,
@@ -51,7 +51,10 @@ class ExportPipeline:
         clock: t.Callable[[], float] = time.monotonic,
     ) -> None:
         self.lifecycle = lifecycle
-        self.jobs = [_Job(window) for window in windows]
+        self.windows = windows  # read lazily: a plan may hold millions of windows
+        #: The started jobs not yet consumed, in window order (at most ``limit`` of them,
+        #: so memory does not grow with the number of windows).
+        self.jobs: list[_Job] = []
         self.max_in_flight = max(1, max_in_flight)
         self.limit = self.max_in_flight
         self.min_window_seconds = min_window_seconds
@@ -100,8 +103,9 @@ class ExportPipeline:
     # -- scheduling -----------------------------------------------------------------------
     def _top_up(self) -> None:
         self._maybe_raise_limit()
-        while self.started < len(self.jobs) and self.started - self.consumed < self.limit:
-            job = self.jobs[self.started]
+        while self.started < len(self.windows) and self.started - self.consumed < self.limit:
+            job = _Job(self.windows[self.started])
+            self.jobs.append(job)
             job.thread = threading.Thread(
                 target=self._run, args=(job,), name=f"loop-export-{self.started}", daemon=True
             )
@@ -142,8 +146,9 @@ class ExportPipeline:
 
     def results(self) -> t.Iterator[CompletedExport]:
         """Every window's (or sub-window's) result, in window order."""
-        for index, job in enumerate(self.jobs):
+        for index in range(len(self.windows)):
             self._top_up()
+            job = self.jobs[0]  # window ``index``: _top_up starts it if it was not yet
             while True:
                 try:
                     kind, payload = job.output.get(timeout=0.2)
@@ -158,6 +163,7 @@ class ExportPipeline:
                     break
                 else:
                     raise payload
+            self.jobs.pop(0)
             self.consumed = index + 1
 
     def close(self) -> None:

@@ -400,6 +400,15 @@ def test_fault_invalid_json(sb):
         json.loads(resp.content)
 
 
+def test_fault_html_page(sb):
+    url = export_url(sb, {"start": DAY0, "end": DAY0 + 86400})
+    sb.add_fault({"target": "download", "kind": "html_page"})
+    resp = requests.get(url, timeout=5)
+    assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/html")
+    assert resp.content.startswith(b"<!DOCTYPE html>")
+    assert requests.get(url, timeout=5).json() == sb.expected_rows(DAY0, DAY0 + 86400)
+
+
 def test_fault_failed_expired_status_literal(sb):
     sb.add_fault({"target": "poll", "kind": "status_literal", "value": "PendingOrExpired"})
     a = create(sb, {"start": DAY0, "end": DAY0}).json()["id"]

@@ -302,6 +302,29 @@ def test_validate_config_raises_errors_in_the_wording_cli_errors_rewords():
     assert caught.value.errors[0].endswith(" in config['start_date']")
 
 
+# -- entry 11 ---------------------------------------------------------------------------
+def test_init_hands_the_state_to_load_state_which_chokes_on_strings():
+    calls: list[t.Any] = []
+
+    class Spy(ProbeTap):
+        @override
+        def load_state(self, state: dict[str, t.Any]) -> None:
+            calls.append(("load_state", state))
+            super().load_state(state)
+
+        @override
+        def discover_streams(self) -> list[Stream]:
+            calls.append("discover")
+            return super().discover_streams()
+
+    state = {"bookmarks": {"probe": {"replication_key_value": START}}}
+    Spy(config={"start_date": START}, state=state, message_writer=Recorder())
+    assert calls == ["discover", ("load_state", state)]  # in __init__, before any sync
+    for bad in ({"bookmarks": "x"}, {"bookmarks": {"probe": "x"}}):
+        with pytest.raises(AttributeError):
+            ProbeTap(config={"start_date": START}, state=bad, message_writer=Recorder())
+
+
 # -- the overrides are exactly the catalogued ones, and each still overrides singer-sdk ----
 def _private_overrides(cls: type, base: type) -> set[str]:
     return {
