@@ -11,7 +11,15 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.helpers import DAY, EPOCH_2026_11_01, error_lines, iso, row_ids, run_tap
+from tests.helpers import (
+    DAY,
+    EPOCH_2026_11_01,
+    discover_run,
+    error_lines,
+    iso,
+    row_ids,
+    run_tap,
+)
 
 START = EPOCH_2026_11_01
 POLL_PREFIX = "/api/v1/report/exports/"
@@ -53,6 +61,18 @@ def test_a_status_that_is_not_a_string_fails_without_splitting(
     line = the_one_error(run)
     assert shown in line and "not a string" in line and "'export_timeout_seconds'" in line
     assert "Splitting window" not in run.stderr
+    assert len(creates(sandbox)) == 1
+
+
+def test_discovery_stops_on_a_status_it_cannot_act_on_instead_of_another_sample(
+    sandbox, config
+):
+    sandbox.add_fault({"target": "poll", "kind": "status_literal", "value": 2, "times": -1})
+    # a 1-day window under the 7-day sample: discovery would try a second sample export
+    done = discover_run({**config, "export_timeout_seconds": 1, "window_days": 1})
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    (line,) = error_lines(done.stderr)
+    assert "status 2 (a JSON number, not a string)" in line
     assert len(creates(sandbox)) == 1
 
 
