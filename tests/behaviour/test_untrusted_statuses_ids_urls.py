@@ -64,9 +64,7 @@ def test_a_status_that_is_not_a_string_fails_without_splitting(
     assert len(creates(sandbox)) == 1
 
 
-def test_discovery_stops_on_a_status_it_cannot_act_on_instead_of_another_sample(
-    sandbox, config
-):
+def test_discovery_stops_on_a_status_it_cannot_act_on_instead_of_another_sample(sandbox, config):
     sandbox.add_fault({"target": "poll", "kind": "status_literal", "value": 2, "times": -1})
     # a 1-day window under the 7-day sample: discovery would try a second sample export
     done = discover_run({**config, "export_timeout_seconds": 1, "window_days": 1})
