@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from typing_extensions import override
 
 from tap_loop.core.errors import Cancelled, ExportFailed, LoopTapError, UrlExpired
 from tap_loop.loop_api.lifecycle import ExportLifecycle
@@ -193,6 +194,7 @@ def test_the_state_keeps_the_polled_id_and_the_raw_values(tmp_path):
 )
 def test_an_export_id_that_is_not_a_non_empty_string_is_one_clear_error(tmp_path, created, words):
     class Creates(FakeLoop):
+        @override
         def create_export(self, body):
             self.created.append(body)
             return created
@@ -204,6 +206,7 @@ def test_an_export_id_that_is_not_a_non_empty_string_is_one_clear_error(tmp_path
 
 def test_a_reportid_is_used_when_there_is_no_id(tmp_path):
     class Creates(FakeLoop):
+        @override
         def create_export(self, body):
             return {"id": None, "reportId": "r/1"}
 
