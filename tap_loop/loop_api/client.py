@@ -101,14 +101,14 @@ class LoopApi:
 
     def create_export(self, body: dict[str, t.Any]) -> Answer:
         """``POST /api/v1/report/export``: returns the ReportingExportResult."""
-        return self._call("POST", "/api/v1/report/export", body)
+        return t.cast("Answer", self._call("POST", "/api/v1/report/export", body))
 
-    def get_export(self, export_id: str) -> Answer:
+    def get_export(self, export_id: str) -> dict[str, t.Any]:
         """``GET /api/v1/report/exports/{id}``: returns the ReportingExportResult. The id
         is data: it goes into the URL percent-encoded as one path segment."""
         return self._call("GET", f"/api/v1/report/exports/{quote(export_id, safe='')}", None)
 
-    def _call(self, method: str, path: str, body: dict[str, t.Any] | None) -> Answer:
+    def _call(self, method: str, path: str, body: dict[str, t.Any] | None) -> dict[str, t.Any]:
         call = f"{method} {path}"
         return call_with_retries(
             lambda: self._attempt(call, method, path, body),
@@ -120,7 +120,7 @@ class LoopApi:
 
     def _attempt(
         self, call: str, method: str, path: str, body: dict[str, t.Any] | None
-    ) -> Answer:
+    ) -> dict[str, t.Any]:
         """One request: the answer, a clear error, or :class:`Transient` to retry."""
         try:
             response = self.session.request(
