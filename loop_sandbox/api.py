@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote, unquote
+
 import orjson
 from typing_extensions import override
 
@@ -35,7 +37,7 @@ class ApiHandler(BaseHandler):
             if req.method not in ("GET", "HEAD"):
                 self.send_error_json(405, "Use GET to read an export")
             else:
-                self.poll(req, req.path[len(POLL_PREFIX) :])
+                self.poll(req, unquote(req.path[len(POLL_PREFIX) :]))
         else:
             self.send_error_json(404, f"No route for {req.method} {req.path}")
 
@@ -94,6 +96,13 @@ class ApiHandler(BaseHandler):
         user = req.headers.get("x-impersonate-user") or None
         record = app.store.create(spec, cfg.processing_seconds + extra, user)
         self.note(export_id=record.id)
+        if fault is not None and fault.kind == "id_literal":
+            app.store.alias(record, fault.get("value"))
+        if fault is not None and fault.kind == "empty_created":
+            location = f"{POLL_PREFIX}{quote(record.id, safe='')}"
+            headers = {"Location": location} if fault.get("location", False) else {}
+            self.send_bytes(201, b"", "application/json", headers)
+            return
         self.send_json(200, record.result())
 
     def poll(self, req: Incoming, export_id: str) -> None:
@@ -115,9 +124,12 @@ class ApiHandler(BaseHandler):
             app.store.expire(record)
         elif fault is not None and fault.kind == "status_literal":
             value = fault.get("value", fault.get("status", "PendingOrExpired"))
-            self.send_json(200, {"id": record.id, "status": value, "url": None})
+            self.send_json(200, {**record.result(), "status": value, "url": None})
             return
-        self.send_json(200, app.store.poll(record, cfg.url_ttl_seconds, cfg.reissue_expired_urls))
+        result = app.store.poll(record, cfg.url_ttl_seconds, cfg.reissue_expired_urls)
+        if fault is not None and fault.kind == "url_literal":
+            result["url"] = fault.get("value")
+        self.send_json(200, result)
 
     def unknown_export(self, export_id: str, status: int) -> None:
         """The answer for an export id the sandbox does not know (404, 410 or 400)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from urllib.parse import urlencode
 
 from typing_extensions import override
 
@@ -46,6 +47,10 @@ class DownloadHandler(BaseHandler):
         if "authorization" in req.headers:
             self.note(note="authorization header sent to the download host")
             self.send_error_json(400, TWO_AUTH, "InvalidArgument")
+            return
+        if fault is not None and fault.kind == "redirect":  # by default to itself: a loop
+            own = f"{req.path}?{urlencode(req.query, doseq=True)}"
+            self.send_bytes(302, b"", "text/plain", {"Location": fault.get("location") or own})
             return
         problem = app.signer.check(req.path, req.query, time.time())
         if problem is not None:

@@ -33,6 +33,7 @@ class ExportRecord:
     revoked: set[str] = field(default_factory=set)
     urls_issued: int = 0
     downloads: int = 0
+    alias: Any = None  # fault id_literal: the id the API gives out instead of ``id``
 
     @property
     def path(self) -> str:
@@ -40,7 +41,8 @@ class ExportRecord:
 
     def result(self) -> dict[str, Any]:
         """The API's ReportingExportResult for this export."""
-        return {"id": self.id, "status": self.status, "url": self.url}
+        public = self.id if self.alias is None else self.alias
+        return {"id": public, "status": self.status, "url": self.url}
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-able copy for ``sandbox.exports`` and ``GET /_sandbox/exports``."""
@@ -87,6 +89,7 @@ class ExportStore:
         self._url_base = url_base
         self._lock = threading.RLock()
         self._items: dict[str, ExportRecord] = {}
+        self._aliases: dict[str, str] = {}  # fault id_literal: given id -> real id
 
     def create(self, spec: RenderSpec, delay: float, impersonate: str | None) -> ExportRecord:
         """Register a new export that becomes ready ``delay`` seconds from now."""
@@ -103,14 +106,23 @@ class ExportStore:
             self._items[record.id] = record
         return record
 
+    def alias(self, record: ExportRecord, value: Any) -> None:
+        """Fault ``id_literal``: the API gives ``value`` out as the export's id and, when it
+        is a string, finds the export by it too."""
+        with self._lock:
+            record.alias = value
+            if isinstance(value, str):
+                self._aliases[value] = record.id
+
     def forget(self, export_id: str) -> None:
         """Fault ``forget``: the export is unknown from now on (its URL stops working)."""
         with self._lock:
-            self._items.pop(export_id, None)
+            self._items.pop(self._aliases.get(export_id, export_id), None)
 
     def get(self, export_id: str) -> ExportRecord | None:
+        """The export known by ``export_id`` (its own id, or one given by ``id_literal``)."""
         with self._lock:
-            return self._items.get(export_id)
+            return self._items.get(self._aliases.get(export_id, export_id))
 
     def poll(self, record: ExportRecord, ttl: float, reissue: bool) -> dict[str, Any]:
         """Advance the record to ``now`` and return its API result."""

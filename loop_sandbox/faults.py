@@ -25,7 +25,11 @@ KINDS: dict[str, frozenset[str]] = {
     "failed": frozenset({"poll"}),
     "expired": frozenset({"poll"}),
     "status_literal": frozenset({"poll"}),
+    "url_literal": frozenset({"poll"}),
     "slow": frozenset({"create"}),
+    "id_literal": frozenset({"create"}),
+    "empty_created": frozenset({"create"}),
+    "redirect": frozenset({"download"}),
 }
 _RULE_KEYS = {"target", "kind", "times", "skip"}
 
@@ -123,10 +127,10 @@ def _check_params(kind: str, p: dict[str, Any]) -> None:
             number("after_fraction", 0, 0, 1)
     elif kind == "truncate":
         number("fraction", 0.5, 0, 1)
-    elif kind == "status_literal":
-        value = p.get("value", p.get("status", "PendingOrExpired"))
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise ValueError("status_literal: value must be a string or a number")
+    elif kind in ("url_literal", "id_literal") and "value" not in p:
+        raise ValueError(f"{kind}: value is required (any JSON value)")
+    elif kind == "redirect" and not isinstance(p.get("location", ""), str):
+        raise ValueError("redirect: location must be a string")
     elif kind == "trickle":
         number("bytes_per_second", 50, 1)
     elif kind == "expire_url" and p.get("then", "fresh") not in ("fresh", "expired"):

@@ -68,6 +68,8 @@ def sample_export(settings: Settings, now: t.Any) -> Sample:
             try:
                 done = lifecycle.produce(window)
             except (ExportFailed, RangeTooLarge) as exc:
+                if isinstance(exc, ExportFailed) and not exc.splittable:
+                    raise  # an answer the tap cannot act on: another window gets it too
                 LOGGER.warning("Sample export of %s failed (%s)", window, exc)
                 continue
             sampled = lifecycle.sampled
@@ -162,12 +164,14 @@ class _SampleLifecycle(ExportLifecycle):
     """Stops downloading the sample export once ``schema_sample_rows`` rows arrived."""
 
     sampled: Sample | None = None
+    _samples = 0
 
     @override
     def download(self, url: str, export_id: str) -> tuple[Path, int]:
         if self.settings.result_format == "xlsx":  # a zip is read from its end: whole
             return super().download(url, export_id)
-        path = self.work_dir / f"sample-{export_id}.json"
+        self._samples += 1  # the file is named by a counter, never by the (untrusted) id
+        path = self.work_dir / f"sample-{self._samples}.json"
         with path.open("wb") as handle:
             sink = _SampleSink(handle, self.settings.schema_sample_rows)
             try:

@@ -169,9 +169,12 @@ class Diagnosis:
         try:
             state = lifecycle.wait(export_id, self.window)
         except ExportFailed:
-            raw_status = self.last_state.raw_status if self.last_state else "unread"
+            last = self.last_state
+            seen = (last.stuck if last else None) or (
+                f"was still {last.raw_status if last else 'unread'}"
+            )
             raise LoopTapError(
-                f"The diagnostic export {export_id} was still {raw_status} after "
+                f"The diagnostic export {export_id} {seen} after "
                 f"{settings.export_timeout_seconds:g} s ('export_timeout_seconds')"
             ) from None
         if state.status.failed:

@@ -68,3 +68,8 @@ class DownloadTooSlow(DownloadError):
 
 class UrlExpired(DownloadError):
     """The pre-signed URL is no longer valid (expired or rejected): poll for a new one."""
+
+
+class UnusableUrl(DownloadError):
+    """A result URL (or a redirect from it) the tap will not fetch: not http(s), no
+    valid host, not a string, or redirecting in a loop. Fetching it again cannot help."""

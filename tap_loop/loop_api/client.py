@@ -6,10 +6,12 @@ transient error, waits a stopping sync interrupts).
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import threading
 import time
 import typing as t
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import requests
 from typing_extensions import override
@@ -21,6 +23,7 @@ from tap_loop.core.errors import (
     LoopApiError,
     RangeTooLarge,
     RetriesExhausted,
+    UnusableUrl,
     UrlExpired,
 )
 from tap_loop.core.redaction import mask_exactly, safe_url
@@ -63,6 +66,12 @@ def _raw_error_fields(response: requests.Response) -> tuple[str | None, str | No
     return (str(message) if message else None), (str(code) if code else None)
 
 
+class Answer(dict[str, t.Any]):
+    """Loop's JSON answer, with the HTTP status it came with (``http_status``)."""
+
+    http_status: int = 200
+
+
 class _Sessions(threading.local):
     session: requests.Session | None = None
 
@@ -102,13 +111,14 @@ class LoopApi:
             self._local.session = session
         return self._local.session
 
-    def create_export(self, body: dict[str, t.Any]) -> dict[str, t.Any]:
+    def create_export(self, body: dict[str, t.Any]) -> Answer:
         """``POST /api/v1/report/export``: returns the ReportingExportResult."""
-        return self._call("POST", "/api/v1/report/export", body)
+        return t.cast("Answer", self._call("POST", "/api/v1/report/export", body))
 
     def get_export(self, export_id: str) -> dict[str, t.Any]:
-        """``GET /api/v1/report/exports/{id}``: returns the ReportingExportResult."""
-        return self._call("GET", f"/api/v1/report/exports/{export_id}", None)
+        """``GET /api/v1/report/exports/{id}``: returns the ReportingExportResult. The id
+        is data: it goes into the URL percent-encoded as one path segment."""
+        return self._call("GET", f"/api/v1/report/exports/{quote(export_id, safe='')}", None)
 
     def _call(self, method: str, path: str, body: dict[str, t.Any] | None) -> dict[str, t.Any]:
         call = f"{method} {path}"
@@ -140,10 +150,11 @@ class LoopApi:
         verdict.raise_transient()
         if verdict.outcome is Outcome.FAIL:
             raise self._error(call, response)
-        answer = self._json(response, call)
+        answer = Answer(self._json(response, call))
+        answer.http_status = response.status_code
         location = response.headers.get("Location")
         if not answer and location:  # a 201 without a body: the id is in Location
-            answer = {"id": location.rstrip("/").rsplit("/", 1)[-1]}
+            answer["id"] = unquote(urlsplit(location).path.rstrip("/").rsplit("/", 1)[-1])
         return answer
 
     def _retries_exhausted(self, call: str, last: Transient) -> RetriesExhausted:
@@ -205,13 +216,86 @@ def _strip_credentials(request: requests.PreparedRequest) -> requests.PreparedRe
     return request
 
 
+MAX_DOWNLOAD_REDIRECTS = 10
+_HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?")
+
+
+def _url_problem(url: t.Any) -> tuple[str, str] | None:
+    """``(host, problem)`` when ``url`` is not an http(s) URL with a valid host, else None.
+
+    ``host`` is what a log line may show of the URL ("host 'x'", "no host"): never its
+    path's query or credentials.
+    """
+    if not isinstance(url, str):
+        return "no host", f"it is not a string ({type(url).__name__})"
+    try:
+        parts = urlsplit(url)
+        hostname, _ = parts.hostname, parts.port  # .port raises on a bad port
+    except ValueError:
+        return "host unknown", "it is not a valid URL"
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    host = f"host {netloc!r}" if netloc else "no host"
+    if parts.scheme.lower() not in ("http", "https"):
+        return host, (f"scheme {parts.scheme!r}" if parts.scheme else "it is relative")
+    if not hostname:
+        return "no host", "it has no host"
+    if not _valid_host(hostname):
+        return host, "that is not a valid host name"
+    return None
+
+
+def _valid_host(hostname: str) -> bool:
+    if ":" in hostname:  # an IPv6 literal, from [brackets]
+        try:
+            ipaddress.IPv6Address(hostname.split("%", 1)[0])
+        except ValueError:
+            return False
+        return True
+    if not hostname.isascii():
+        try:
+            hostname = hostname.encode("idna").decode("ascii")
+        except UnicodeError:
+            return False
+    return _HOST_NAME.fullmatch(hostname) is not None
+
+
+def check_download_url(url: t.Any, *, redirected_from: str | None = None) -> None:
+    """Raise :class:`UnusableUrl` (one line, naming the host only) unless ``url`` is an
+    http(s) URL with a valid host; ``redirected_from`` names the host that sent there."""
+    found = _url_problem(url)
+    if found is None:
+        return
+    host, problem = found
+    where = (
+        f"The download host {redirected_from!r} redirected to a URL ({host}) the tap will not fetch"
+        if redirected_from
+        else f"Loop's result URL ({host}) is one the tap will not fetch"
+    )
+    raise UnusableUrl(
+        f"{where}: {problem}; only http(s) URLs with a valid host are downloaded. What to "
+        "do: report it with the output of 'tap-loop --config ... --diagnose'; the bookmark "
+        "is kept, nothing is lost."
+    )
+
+
+def _host_of(url: str) -> str:
+    try:
+        return urlsplit(url).netloc.rsplit("@", 1)[-1] or "?"
+    except ValueError:
+        return "?"
+
+
 class _NoAuthSession(requests.Session):
-    """A session that never re-adds credentials (e.g. from ~/.netrc) on redirects."""
+    """A session that never re-adds credentials (e.g. from ~/.netrc) on redirects, and
+    follows a redirect only to an http(s) URL with a valid host."""
+
+    max_redirects = MAX_DOWNLOAD_REDIRECTS
 
     @override
     def rebuild_auth(
         self, prepared_request: requests.PreparedRequest, response: requests.Response
     ) -> None:
+        check_download_url(prepared_request.url, redirected_from=_host_of(response.url))
         _strip_credentials(prepared_request)
 
 
@@ -246,10 +330,13 @@ class Downloader:
     def download(self, url: str, sink: t.IO[bytes]) -> int:
         """Stream ``url`` into ``sink``; return the byte count.
 
-        Raises :class:`UrlExpired` when the host refuses the signature (403/400/401/410)
-        and :class:`~tap_loop.core.errors.DownloadError` subclasses for other failures; the
+        Raises :class:`UrlExpired` when the host refuses the signature (403/400/401/410),
+        :class:`UnusableUrl` (no request made, or none further) when ``url`` or a redirect
+        is not http(s) with a valid host or the redirects loop, and
+        :class:`~tap_loop.core.errors.DownloadError` subclasses for other failures; the
         caller decides whether to retry the same URL or poll for a new one.
         """
+        check_download_url(url)
         return call_with_retries(
             lambda: self._fresh_download(url, sink),
             self.retry,
@@ -313,6 +400,14 @@ class Downloader:
                     raise Transient(f"truncated: {size} of {expected} bytes")
                 sink.flush()
                 return size
+        except requests.TooManyRedirects:
+            raise UnusableUrl(
+                f"The download host {_host_of(url)!r} redirected more than "
+                f"{MAX_DOWNLOAD_REDIRECTS} times (a redirect loop); only a few redirects, to "
+                "http(s) URLs with a valid host, are followed. What to do: report it with "
+                "the output of 'tap-loop --config ... --diagnose'; the bookmark is kept, "
+                "nothing is lost."
+            ) from None
         except HTTP_ERRORS as exc:
             classify(exc).raise_transient()
             raise
@@ -332,4 +427,4 @@ class Downloader:
             yield chunk
 
 
-__all__ = ["Downloader", "LoopApi", "RetryPolicy"]
+__all__ = ["Answer", "Downloader", "LoopApi", "RetryPolicy", "check_download_url"]

@@ -10,12 +10,16 @@ on local disk. It owns every rule about Loop's asynchronous export:
 - download: stream the pre-signed URL to a temp file with no credentials; a URL that was
   refused → poll for a fresh one; an export that expired → create again;
 - give up after ``export_timeout_seconds`` of waiting or when attempts run out, with an
-  :class:`~tap_loop.core.errors.ExportFailed` the caller may answer by splitting the window.
+  :class:`~tap_loop.core.errors.ExportFailed` the caller may answer by splitting the window
+  (not when the last answer was one the tap cannot act on: a status that is not a string
+  or is unknown, a Completed without a usable url; see ``ExportState.stuck``).
+
+Loop's ids, statuses and URLs are data: an id is returned as sent (never part of a file
+name), statuses and URLs are kept raw on the :class:`ExportState`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import threading
@@ -33,7 +37,6 @@ from tap_loop.core.errors import (
     DownloadTooSlow,
     ExportFailed,
     ExportNotFound,
-    LoopApiError,
     LoopTapError,
     RangeTooLarge,
     UrlExpired,
@@ -42,7 +45,7 @@ from tap_loop.core.redaction import safe_url
 from tap_loop.loop_api.client import Downloader, LoopApi, RetryPolicy
 from tap_loop.loop_api.metrics import ExportPhases
 from tap_loop.loop_api.repository import ExportApi, LoopExportApi
-from tap_loop.loop_api.status import ExportState, ExportStatus
+from tap_loop.loop_api.status import ExportState, ExportStatus, json_type, shown
 from tap_loop.loop_api.windows import Window
 
 LOGGER = logging.getLogger("tap_loop.export")
@@ -97,24 +100,45 @@ class ExportLifecycle:
 
     # -- create ---------------------------------------------------------------------------
     def create(self, window: Window) -> str:
-        """Create an export for ``window``; return its id."""
+        """Create an export for ``window``; return its id (a non-empty string, used
+        as-is everywhere and percent-encoded only where it enters a URL)."""
         answer = self.api.create_export(self.settings.export_body(window.start, window.end))
-        export_id = answer.get("id") or answer.get("reportId")
-        if not export_id:
-            raise LoopApiError("POST /api/v1/report/export", 200, "the answer carries no export id")
-        return str(export_id)
+        raw = answer.get("id")
+        if raw is None or raw == "":
+            raw = answer.get("reportId", raw)
+        if isinstance(raw, str) and raw.strip():
+            return raw
+        http = getattr(answer, "http_status", 200)
+        call = "Loop API POST /api/v1/report/export"
+        if raw is None and not answer:
+            found = "no export id (an empty body and no Location header)"
+        elif raw is None:
+            found = "no export id (no 'id' field)"
+        else:
+            found = (
+                "an export id that is not a non-empty string: "
+                f"{shown(raw)} (a JSON {json_type(raw)})"
+            )
+        raise LoopTapError(
+            f"{call} answered HTTP {http} with {found}. What to do: run again later; if it "
+            "persists, report it with the output of 'tap-loop --config ... --diagnose' (the "
+            "export Loop may have made is not used); the bookmark is kept, nothing is lost."
+        )
 
     # -- poll -----------------------------------------------------------------------------
     def status(self, export_id: str) -> ExportState:
-        """One status check."""
+        """One status check. The state carries ``export_id`` (not the id in Loop's answer)
+        and Loop's ``status`` and ``url`` exactly as sent."""
         answer = self.api.get_export(export_id)
         raw = answer.get("status")
+        raw_url = answer.get("url")
         return ExportState(
-            export_id=str(answer.get("id") or export_id),
+            export_id=export_id,
             status=ExportStatus.from_api(raw),
             raw_status=repr(raw) if not isinstance(raw, str) else raw,
-            url=answer.get("url") or None,
+            url=raw_url if isinstance(raw_url, str) and raw_url else None,
             raw=raw,
+            raw_url=raw_url,
         )
 
     def _note_not_ready(self, state: ExportState) -> None:
@@ -129,19 +153,21 @@ class ExportLifecycle:
                 "Export %s reports status %s (%s), a value unknown to the tap: "
                 "treated as not ready yet (logged once per value)",
                 state.export_id,
-                json.dumps(state.raw),
+                shown(state.raw),
                 type(state.raw).__name__,
             )
         else:
             LOGGER.info(
                 "Export %s reports status %s: treated as not ready yet",
                 state.export_id,
-                json.dumps(state.raw),
+                shown(state.raw),
             )
 
     def wait(self, export_id: str, window: Window, *, first_wait: bool = True) -> ExportState:
         """Poll until the export's state is settled (ready, or failed) or the timeout
-        passes (:class:`ExportFailed`, splittable)."""
+        passes: :class:`ExportFailed`, splittable while the export was ``Processing`` (or
+        a known pending value), not splittable when its last answer was one the tap
+        cannot act on (:attr:`ExportState.stuck`)."""
         interval = self.settings.poll_interval_seconds
         began = self.clock()
         deadline = began + self.settings.export_timeout_seconds
@@ -153,23 +179,42 @@ class ExportLifecycle:
                 self.on_status(state, self.clock() - began)
             if state.settled:
                 return state
-            if state.status is ExportStatus.COMPLETED:
+            if state.status is ExportStatus.COMPLETED and state.raw_url in (None, ""):
                 LOGGER.info("Export %s reads Completed without a url; polling again", export_id)
+            elif state.status is ExportStatus.COMPLETED:
+                LOGGER.info(
+                    "Export %s reads Completed with a url that is not a string (a JSON %s); "
+                    "polling again",
+                    export_id,
+                    json_type(state.raw_url),
+                )
             elif state.status is ExportStatus.NOT_READY:
                 self._note_not_ready(state)
             if self.clock() + interval > deadline:
-                raise ExportFailed(self._timeout_message(export_id, window, state))
+                stuck = state.stuck
+                raise ExportFailed(
+                    self._timeout_message(export_id, window, state), splittable=stuck is None
+                )
             self._sleep(interval)
 
     def _timeout_message(self, export_id: str, window: Window, state: ExportState) -> str:
         waited = f"{self.settings.export_timeout_seconds:g} s ('export_timeout_seconds')"
-        if state.unknown:
+        stuck = state.stuck
+        kept = "the bookmark is kept, nothing is lost."
+        if stuck is not None and state.status is ExportStatus.COMPLETED:
             return (
-                f"Export {export_id} for window {window} still reported status "
-                f"{json.dumps(state.raw)} after {waited}; that value is unknown to the "
-                "tap, which reads it as not ready. What to do: if Loop uses it for a "
-                "finished export, report it with the output of 'tap-loop --config ... "
-                "--diagnose'; otherwise raise export_timeout_seconds."
+                f"Export {export_id} for window {window} {stuck} for {waited}, so the tap "
+                "cannot download it; the window is not split (each half would wait as long). "
+                "What to do: run again later; if it persists, report it with the output of "
+                f"'tap-loop --config ... --diagnose'; {kept}"
+            )
+        if stuck is not None:
+            return (
+                f"Export {export_id} for window {window} {stuck} after {waited}; that value "
+                "is unknown to the tap, which reads it as not ready, and the window is not "
+                "split (each half would wait as long for the same answer). What to do: if "
+                "Loop uses it for a finished export, report it with the output of 'tap-loop "
+                f"--config ... --diagnose'; otherwise raise export_timeout_seconds; {kept}"
             )
         return (
             f"Export {export_id} for window {window} was still {state.raw_status!r} after "
@@ -179,12 +224,13 @@ class ExportLifecycle:
 
     # -- download -------------------------------------------------------------------------
     def download(self, url: str, export_id: str) -> tuple[Path, int]:
-        """Stream the result at ``url`` into a new temp file; return (path, bytes)."""
+        """Stream the result at ``url`` into a new temp file (a random name in
+        ``work_dir``, whatever ``export_id``); return (path, bytes)."""
         if self.cancel.is_set():
             raise Cancelled("sync stopping")
         handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, kept on disk)
-            prefix=f"loop-{export_id}-", suffix=self.suffix, dir=self.work_dir, delete=False
-        )
+            prefix="loop-", suffix=self.suffix, dir=self.work_dir, delete=False
+        )  # never named after export_id: an id is data (it may hold '/' or be 300 long)
         path = Path(handle.name)
         try:
             with handle:
@@ -225,7 +271,8 @@ class ExportLifecycle:
         """Create (or resume), wait for and download the export of ``window``.
 
         Raises :class:`ExportFailed` (splittable) when attempts run out or the export
-        timed out, :class:`RangeTooLarge` when Loop refuses the window's size, and
+        timed out (not splittable when it timed out on an answer the tap cannot act on),
+        :class:`RangeTooLarge` when Loop refuses the window's size, and
         :class:`LoopApiError` for errors that need the user (401, 403, 451, ...).
         """
         began = self.clock()

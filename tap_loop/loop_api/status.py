@@ -2,12 +2,14 @@
 
 :class:`ExportStatus` folds every value Loop may answer into five, and knows which of
 them end an export (:attr:`~ExportStatus.terminal`); :class:`ExportState` is one status
-check's answer, and knows whether the wait for it is over (:attr:`~ExportState.settled`).
+check's answer, and knows whether the wait for it is over (:attr:`~ExportState.settled`)
+and, when it is not, whether a smaller window could help (:attr:`~ExportState.stuck`).
 """
 
 from __future__ import annotations
 
 import enum
+import json
 import typing as t
 from dataclasses import dataclass
 
@@ -23,9 +25,11 @@ class ExportStatus(enum.Enum):
 
     @classmethod
     def from_api(cls, raw: t.Any) -> ExportStatus:
-        """Map Loop's ``status``; unknown or pending-like values are never "done"."""
-        text = str(raw or "").strip().lower()
-        return _STATUS_MAP.get(text, cls.NOT_READY)
+        """Map Loop's ``status``; unknown or pending-like values (and any value that is
+        not a string) are never "done"."""
+        if not isinstance(raw, str):
+            return cls.NOT_READY
+        return _STATUS_MAP.get(raw.strip().lower(), cls.NOT_READY)
 
     @property
     def terminal(self) -> bool:
@@ -50,20 +54,78 @@ _TERMINAL = frozenset({ExportStatus.COMPLETED, ExportStatus.FAILED, ExportStatus
 _KNOWN_PENDING = frozenset({"pendingorexpired"})
 
 
+_JSON_TYPES: dict[type, str] = {
+    bool: "boolean",
+    int: "number",
+    float: "number",
+    str: "string",
+    dict: "object",
+    list: "array",
+    type(None): "null",
+}
+
+
+def json_type(value: t.Any) -> str:
+    """The JSON type of a decoded value ("number", "object", ...)."""
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def shown(value: t.Any, limit: int = 120) -> str:
+    """``value`` as JSON for a log line: on one line, at most ``limit`` characters."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=repr)
+    except ValueError:  # a circular structure cannot come from JSON; be safe anyway
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @dataclass
 class ExportState:
-    """What Loop last said of one export."""
+    """What Loop last said of one export.
+
+    ``raw`` and ``raw_url`` are the ``status`` and ``url`` values exactly as Loop sent them
+    (any JSON); ``url`` is the URL only when it is a non-empty string.
+    """
 
     export_id: str
     status: ExportStatus
     raw_status: str
     url: str | None
     raw: t.Any = None
+    raw_url: t.Any = None
 
     @property
     def ready(self) -> bool:
         """True when the result can be downloaded: Completed, with its URL."""
         return self.status is ExportStatus.COMPLETED and bool(self.url)
+
+    @property
+    def stuck(self) -> str | None:
+        """Why this unsettled state is one a smaller window cannot help, or None.
+
+        A status that is not a string, a string unknown to the tap, and a Completed
+        export without a usable URL are answers the tap cannot act on: a timeout on one
+        ends the run rather than splitting the window (each half would wait as long for
+        the same answer). ``Processing`` and the known pending values return None: a
+        smaller export may finish in time.
+        """
+        if self.settled:
+            return None
+        if self.status is ExportStatus.COMPLETED:
+            if self.raw_url is None or self.raw_url == "":
+                return f"reported Completed but no download url (url: {shown(self.raw_url)})"
+            return (
+                f"reported Completed with url {shown(self.raw_url)} "
+                f"(a JSON {json_type(self.raw_url)}, not a string)"
+            )
+        if not isinstance(self.raw, str):
+            return (
+                f"still reported status {shown(self.raw)} (a JSON {json_type(self.raw)}, "
+                "not a string)"
+            )
+        if self.unknown:
+            return f"still reported status {shown(self.raw)}"
+        return None
 
     @property
     def settled(self) -> bool:
@@ -78,4 +140,4 @@ class ExportState:
         return not (isinstance(self.raw, str) and self.raw.strip().lower() in _KNOWN_PENDING)
 
 
-__all__ = ["ExportState", "ExportStatus"]
+__all__ = ["ExportState", "ExportStatus", "json_type", "shown"]

@@ -609,3 +609,31 @@ def test_every_cli_option_has_a_help_text(monkeypatch):
     options = [a for a in parser._actions if a.option_strings]
     assert len(options) > 10
     assert [a.option_strings for a in options if not (a.help or "").strip()] == []
+
+
+def test_faults_for_untrusted_ids_statuses_urls_and_redirects(sb):
+    from urllib.parse import quote
+
+    sb.add_fault({"target": "create", "kind": "id_literal", "value": "a/b?c#d"})
+    given = create(sb, {"start": DAY0, "end": DAY0}).json()["id"]
+    assert given == "a/b?c#d"
+    done = wait_done(sb, quote(given, safe=""))
+    assert done["id"] == given and done["status"] == "Completed"
+    sb.add_fault({"target": "poll", "kind": "status_literal", "value": {"state": "Done"}})
+    assert poll(sb, quote(given, safe="")).json()["status"] == {"state": "Done"}
+    sb.add_fault({"target": "poll", "kind": "url_literal", "value": 5})
+    assert poll(sb, quote(given, safe="")).json()["url"] == 5
+    url = poll(sb, quote(given, safe="")).json()["url"]
+    sb.add_fault({"target": "download", "kind": "redirect"})
+    hop = requests.get(url, timeout=5, allow_redirects=False)
+    assert hop.status_code == 302 and sb.download_url_base + hop.headers["Location"] == url
+    sb.add_fault({"target": "download", "kind": "redirect", "location": "file:///etc/passwd"})
+    assert requests.get(url, timeout=5, allow_redirects=False).headers["Location"] == (
+        "file:///etc/passwd"
+    )
+    sb.add_fault({"target": "create", "kind": "empty_created", "location": True})
+    made = create(sb, {"start": DAY0, "end": DAY0})
+    assert made.status_code == 201 and made.content == b""
+    assert poll(sb, made.headers["Location"].rsplit("/", 1)[1]).status_code == 200
+    with pytest.raises(ValueError, match="value is required"):
+        sb.add_fault({"target": "poll", "kind": "url_literal"})

@@ -17,7 +17,7 @@ Answer = dict[str, t.Any] | Exception
 Outcome = bytes | Exception
 
 
-def answer(status: t.Any, url: str | None = None) -> dict[str, t.Any]:
+def answer(status: t.Any, url: t.Any = None) -> dict[str, t.Any]:
     return {"status": status, "url": url}
 
 

@@ -18,9 +18,10 @@ from tap_loop.core.errors import (
     LoopApiError,
     RangeTooLarge,
     RetriesExhausted,
+    UnusableUrl,
     UrlExpired,
 )
-from tap_loop.loop_api.client import Downloader, LoopApi, RetryPolicy
+from tap_loop.loop_api.client import Downloader, LoopApi, RetryPolicy, check_download_url
 from tap_loop.loop_api.retry import parse_retry_after
 
 API = "https://api.example.test"
@@ -250,3 +251,91 @@ def test_download_gives_up_with_redacted_url():
         Downloader(retry=RetryPolicy(max_retries=2, sleep=sleeps)).download(URL, io.BytesIO())
     assert "SIGSECRET" not in str(err.value) and "after 2 retries" in str(err.value)
     assert len(sleeps) == 2
+
+
+# -- ids, statuses and URLs are data (issue 17) ---------------------------------------------
+@responses.activate
+@pytest.mark.parametrize(
+    ("export_id", "path"),
+    [
+        ("a/b", "a%2Fb"),
+        ("../../../x", "..%2F..%2F..%2Fx"),
+        ("x?y=1#z", "x%3Fy%3D1%23z"),
+        ("ü %", "%C3%BC%20%25"),
+    ],
+)
+def test_an_export_id_is_one_percent_encoded_path_segment(export_id, path):
+    responses.get(f"{API}/api/v1/report/exports/{path}", json={"status": "Processing"})
+    api(Sleeps()).get_export(export_id)
+    assert responses.calls[0].request.path_url == f"/api/v1/report/exports/{path}"
+
+
+@responses.activate
+def test_the_answer_carries_its_http_status():
+    responses.post(CREATE, status=201, body=b"")
+    answer = api(Sleeps()).create_export({})
+    assert answer == {} and answer.http_status == 201
+
+
+@responses.activate
+def test_an_id_from_location_is_percent_decoded():
+    responses.post(
+        CREATE, status=201, body=b"", headers={"Location": "/api/v1/report/exports/a%2Fb?x=1"}
+    )
+    assert api(Sleeps()).create_export({}) == {"id": "a/b"}
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("/RF_1?Signature=SIGSECRET", "(no host) is one the tap will not fetch: it is relative"),
+        ("file:///etc/passwd", "(no host) is one the tap will not fetch: scheme 'file'"),
+        ("ftp://files.example.test/RF_1?Signature=SIGSECRET", "(host 'files.example.test')"),
+        ("https://bad host/RF_1", "that is not a valid host name"),
+        ("https://[::1/RF_1", "(host unknown) is one the tap will not fetch: it is not a valid"),
+        ("https://files.example.test:99999/RF_1", "it is not a valid URL"),
+        ("https:///RF_1", "it has no host"),
+        (5, "it is not a string (int)"),
+    ],
+)
+def test_a_download_url_that_is_not_http_with_a_valid_host_is_refused_unfetched(url, words):
+    with responses.RequestsMock() as mock:  # any request at all would fail the test
+        with pytest.raises(UnusableUrl) as caught:
+            Downloader(retry=RetryPolicy(sleep=Sleeps())).download(url, io.BytesIO())
+        assert len(mock.calls) == 0
+    message = str(caught.value)
+    assert words in message and "http(s)" in message and "What to do" in message
+    assert "SIGSECRET" not in message and "Signature" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        URL,
+        "http://127.0.0.1:8080/RF_1",
+        "https://[::1]:8443/RF_1",
+        "https://bücher.example/RF_1",
+        "https://user:pw@files.example.test/RF_1",
+    ],
+)
+def test_ordinary_download_urls_pass_the_check(url):
+    check_download_url(url)
+
+
+@responses.activate
+def test_a_redirect_off_http_is_refused_and_no_hop_gets_credentials():
+    responses.get(URL, status=302, headers={"Location": "https://other.example.test/RF_2"})
+    responses.get("https://other.example.test/RF_2", status=302, headers={"Location": "file:///x"})
+    with pytest.raises(UnusableUrl, match=r"'other\.example\.test' redirected to a URL"):
+        Downloader(retry=RetryPolicy(sleep=Sleeps())).download(URL, io.BytesIO())
+    assert len(responses.calls) == 2
+    assert all("Authorization" not in c.request.headers for c in responses.calls)
+
+
+@responses.activate
+def test_a_redirect_loop_is_one_clear_error():
+    responses.get(URL, status=302, headers={"Location": URL})
+    with pytest.raises(UnusableUrl) as caught:
+        Downloader(retry=RetryPolicy(sleep=Sleeps())).download(URL, io.BytesIO())
+    assert "redirect loop" in str(caught.value) and "'files.example.test'" in str(caught.value)
+    assert "SIGSECRET" not in str(caught.value)

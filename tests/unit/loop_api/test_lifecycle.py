@@ -7,8 +7,9 @@ import threading
 import time
 
 import pytest
+from typing_extensions import override
 
-from tap_loop.core.errors import Cancelled, ExportFailed, UrlExpired
+from tap_loop.core.errors import Cancelled, ExportFailed, LoopTapError, UrlExpired
 from tap_loop.loop_api.lifecycle import ExportLifecycle
 from tap_loop.loop_api.status import ExportState, ExportStatus
 from tap_loop.loop_api.windows import Window
@@ -124,9 +125,9 @@ def test_unknown_status_is_logged_once_and_named_by_the_timeout(tmp_path, caplog
     ]
     assert len(loop.polled) == 6
     message = str(caught.value)
-    assert "still reported status 3 after 60 s" in message
+    assert "still reported status 3 (a JSON number, not a string) after 60 s" in message
     assert "unknown to the tap" in message and "--diagnose" in message
-    assert caught.value.splittable
+    assert not caught.value.splittable  # issue 17: a smaller window gets the same answer
 
 
 def test_known_pending_status_is_no_warning(tmp_path, caplog):
@@ -142,6 +143,82 @@ def test_known_pending_status_is_no_warning(tmp_path, caplog):
         == 1
     )
     assert "was still 'PendingOrExpired' after 60 s" in str(caught.value)
+    assert caught.value.splittable  # pending-like: a smaller export may finish in time
+
+
+@pytest.mark.parametrize(
+    ("script", "words"),
+    [
+        ([answer({"s": 1})], 'status {"s": 1} (a JSON object, not a string) after 60 s'),
+        ([answer("Queued")], 'status "Queued" after 60 s'),
+        ([answer("Completed")], "Completed but no download url (url: null) for 60 s"),
+        ([answer("Completed", 7)], "Completed with url 7 (a JSON number, not a string)"),
+        ([answer("Completed", [])], "Completed with url [] (a JSON array, not a string)"),
+    ],
+    ids=["object", "unknown-string", "no-url", "url-number", "url-array"],
+)
+def test_a_timeout_on_an_answer_the_tap_cannot_act_on_is_not_splittable(tmp_path, script, words):
+    loop = FakeLoop([script])
+    with pytest.raises(ExportFailed) as caught:
+        lifecycle(loop, tmp_path).produce(WINDOW)
+    assert not caught.value.splittable
+    assert words in str(caught.value) and "not split" in str(caught.value)
+    assert len(loop.created) == 1 and loop.downloaded == []
+
+
+def test_a_stuck_answer_that_clears_in_time_is_no_failure(tmp_path):
+    loop = FakeLoop(
+        [[answer(2), answer("Completed", {"u": 1}), completed("https://dl/1")]],
+        {"https://dl/1": ROWS},
+    )
+    done = lifecycle(loop, tmp_path).produce(WINDOW)
+    assert done.url == "https://dl/1" and loop.polled == ["e1", "e1", "e1"]
+
+
+def test_the_state_keeps_the_polled_id_and_the_raw_values(tmp_path):
+    loop = FakeLoop(saved={"e1": [{"id": "other", "status": 2, "url": 5}]})
+    state = lifecycle(loop, tmp_path).status("e1")
+    assert (state.export_id, state.raw, state.raw_url, state.url) == ("e1", 2, 5, None)
+    assert state.stuck is not None and not state.ready
+
+
+@pytest.mark.parametrize(
+    ("created", "words"),
+    [
+        ({"id": 5}, "HTTP 200 with an export id that is not a non-empty string: 5 (a JSON number)"),
+        ({"id": ""}, 'not a non-empty string: "" (a JSON string)'),
+        ({"id": " "}, 'not a non-empty string: " " (a JSON string)'),
+        ({"status": "Processing"}, "HTTP 200 with no export id (no 'id' field)"),
+        ({}, "HTTP 200 with no export id (an empty body and no Location header)"),
+    ],
+)
+def test_an_export_id_that_is_not_a_non_empty_string_is_one_clear_error(tmp_path, created, words):
+    class Creates(FakeLoop):
+        @override
+        def create_export(self, body):
+            self.created.append(body)
+            return created
+
+    with pytest.raises(LoopTapError) as caught:
+        lifecycle(Creates(), tmp_path).produce(WINDOW)
+    assert words in str(caught.value) and "What to do" in str(caught.value)
+
+
+def test_a_reportid_is_used_when_there_is_no_id(tmp_path):
+    class Creates(FakeLoop):
+        @override
+        def create_export(self, body):
+            return {"id": None, "reportId": "r/1"}
+
+    assert lifecycle(Creates(), tmp_path).create(WINDOW) == "r/1"
+
+
+@pytest.mark.parametrize("export_id", ["a/b", "x" * 300, "../../x", "x?y=1#z"])
+def test_result_files_are_never_named_after_the_export_id(tmp_path, export_id):
+    loop = FakeLoop(files={"https://dl/1": ROWS})
+    path, size = lifecycle(loop, tmp_path).download("https://dl/1", export_id)
+    assert path.parent == tmp_path and size == len(ROWS)
+    assert export_id not in path.name and path.name.startswith("loop-")
 
 
 # -- URLs that expire, files read again --------------------------------------------------
