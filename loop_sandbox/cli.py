@@ -92,6 +92,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="each row's keys (nested objects' too) come in an order of their own",
     )
+    p.add_argument(
+        "--edge-values",
+        action="store_true",
+        help='every fourth row holds a lone surrogate escape ("Hello \\ud83d") and 1e400',
+    )
     p.add_argument("--workdir", default=None, help="where rendered results go (default tmp)")
     p.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
     return p.parse_args(argv)
@@ -125,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         empty_as_zero_bytes=args.empty_as_zero_bytes,
         big_integers=args.big_integers,
         shuffled_keys=args.shuffled_keys,
+        edge_values=args.edge_values,
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
