@@ -19,6 +19,7 @@ KINDS: dict[str, frozenset[str]] = {
     "invalid_json": frozenset({"download"}),
     "corrupt": frozenset({"download"}),
     "trickle": frozenset({"download"}),
+    "insert_row": frozenset({"download"}),
     "forget": frozenset({"poll"}),
     "expire_url": frozenset({"download"}),
     "failed": frozenset({"poll"}),
