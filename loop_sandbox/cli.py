@@ -98,6 +98,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="signed URLs also carry sig, X-Amz-Credential, X-Amz-Security-Token, "
         "X-Amz-Signature and token query values; a refused download quotes its query",
     )
+    p.add_argument(
+        "--edge-values",
+        action="store_true",
+        help='every fourth row holds a lone surrogate escape ("Hello \\ud83d") and 1e400',
+    )
     p.add_argument("--workdir", default=None, help="where rendered results go (default tmp)")
     p.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
     return p.parse_args(argv)
@@ -132,6 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         big_integers=args.big_integers,
         shuffled_keys=args.shuffled_keys,
         credential_query=args.credential_query,
+        edge_values=args.edge_values,
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -10,7 +10,14 @@ from typing import Any
 from loop_sandbox.rows import slot_params
 
 #: Options of ``generate_rows`` (and fields of ``RenderSpec``) under the same names.
-ROW_OPTIONS = ("rows_per_day", "seed", "drift_after", "big_integers", "shuffled_keys")
+ROW_OPTIONS = (
+    "rows_per_day",
+    "seed",
+    "drift_after",
+    "big_integers",
+    "shuffled_keys",
+    "edge_values",
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class SandboxConfig:
     big_integers: bool = False
     shuffled_keys: bool = False
     credential_query: bool = False
+    edge_values: bool = False
 
     def updated(self, **options: Any) -> SandboxConfig:
         """A copy with ``options`` applied; ValueError on unknown names or bad values."""
@@ -75,6 +83,7 @@ class SandboxConfig:
             "big_integers",
             "shuffled_keys",
             "credential_query",
+            "edge_values",
         ):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be a boolean")

@@ -11,7 +11,7 @@ from typing_extensions import override
 from loop_sandbox.fault_actions import apply_common
 from loop_sandbox.faults import Fault
 from loop_sandbox.httpcore import BaseHandler, Incoming
-from loop_sandbox.render import Rendering
+from loop_sandbox.render import Rendering, _dumps
 
 PATH_RE = re.compile(r"/RF_([0-9A-Za-z_-]+)")
 RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)")
@@ -21,6 +21,7 @@ HTML_PAGE = (
     b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head>"
     b"<body><h1>Please sign in</h1><p>This page is served by a proxy.</p></body></html>\n"
 )
+INSERTED_ID = "msg_inserted"
 TWO_AUTH = (
     "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
     "Signature query string parameter or the Authorization header should be specified"
@@ -109,6 +110,9 @@ class DownloadHandler(BaseHandler):
             length, status = end - offset + 1, 206
             headers["Content-Range"] = f"bytes {offset}-{end}/{size}"
         kind = fault.kind if fault is not None else None
+        if kind == "insert_row" and item.spec.result_format == "Json":
+            self._send_with_row_inserted(req, item, name)
+            return
         sent_length = length
         if kind == "corrupt":
             kind = "invalid_json"  # the same bytes: half the file, then garbage
@@ -141,6 +145,23 @@ class DownloadHandler(BaseHandler):
                 self._trickle(f, offset, length, rate)
             else:
                 self._send(f, offset, length)
+
+    def _send_with_row_inserted(self, req: Incoming, item: Rendering, name: str) -> None:
+        """The whole file (200, any Range ignored) with one more row first: a copy of the
+        first row with the id ``INSERTED_ID`` (content that changed between downloads)."""
+        first = next(item.spec.rows(fresh=True), None)
+        body = item.path.read_bytes()
+        if first is not None:
+            row = _dumps([{**first, "id": INSERTED_ID}], item.spec.edge_values)[1:-1]
+            at = body.index(b"[") + 1  # after a byte order mark, if any
+            body = body[:at] + row + b"," + body[at:]
+        self.send_response(200)
+        self.send_header("Content-Type", item.content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Disposition", f'attachment; filename="{name}.json"')
+        self.end_headers()
+        if req.method != "HEAD":
+            self.wfile.write(body)
 
     def _trickle(self, f, offset: int, count: int, rate: float) -> None:
         """Send ``count`` bytes at about ``rate`` bytes a second (ten writes a second)."""

@@ -20,6 +20,7 @@ KINDS: dict[str, frozenset[str]] = {
     "corrupt": frozenset({"download"}),
     "html_page": frozenset({"download"}),
     "trickle": frozenset({"download"}),
+    "insert_row": frozenset({"download"}),
     "forget": frozenset({"poll"}),
     "expire_url": frozenset({"download"}),
     "failed": frozenset({"poll"}),

@@ -43,6 +43,7 @@ class RenderSpec:
     empty_as_zero_bytes: bool = False
     big_integers: bool = False
     shuffled_keys: bool = False
+    edge_values: bool = False
 
     def rows(self, *, fresh: bool = False) -> Iterator[dict[str, Any]]:
         """The rows this export contains."""
@@ -85,7 +86,9 @@ class Rendering:
         return CONTENT_TYPES[self.spec.result_format]
 
 
-def _dumps(rows: list[dict[str, Any]]) -> bytes:
+def _dumps(rows: list[dict[str, Any]], edge_values: bool = False) -> bytes:
+    if edge_values:  # lone surrogates as \\u escapes, infinities as 1e400 / -1e400
+        return json.dumps(rows, separators=(",", ":")).replace(":Infinity", ":1e400").encode()
     try:
         return orjson.dumps(rows)
     except TypeError:  # integers beyond 64 bits
@@ -109,13 +112,13 @@ def write_json(spec: RenderSpec, path: Path) -> int:
             if len(batch) >= BATCH_ROWS:
                 if count:
                     out.write(b",\n")
-                out.write(memoryview(_dumps(batch))[1:-1])
+                out.write(memoryview(_dumps(batch, spec.edge_values))[1:-1])
                 count += len(batch)
                 batch.clear()
         if batch:
             if count:
                 out.write(b",\n")
-            out.write(memoryview(_dumps(batch))[1:-1])
+            out.write(memoryview(_dumps(batch, spec.edge_values))[1:-1])
             count += len(batch)
         out.write(b"]")
     if count == 0 and spec.empty_as_zero_bytes:

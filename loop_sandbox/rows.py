@@ -103,6 +103,7 @@ def generate_rows(
     fresh: bool = True,
     big_integers: bool = False,
     shuffled_keys: bool = False,
+    edge_values: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Yield the rows of the inclusive window ``[start, end]`` in time order.
 
@@ -113,7 +114,11 @@ def generate_rows(
     ``big_integers`` every row carries ``bigCounter``, an integer beyond 64 bits or at
     its edges (2**63 + k, 2**64 + k, -2**63 - 1 - k, 10**25 + k in turn). With
     ``shuffled_keys`` each row's keys, and those of its nested objects, come in an order
-    of their own (JSON objects are unordered; a real service may write them so).
+    of their own (JSON objects are unordered; a real service may write them so). With
+    ``edge_values`` every row carries ``edgeNote`` and ``edgeReading``; every fourth row
+    (``k % 4 == 0``) holds values at JSON's edges there: a string ending in a lone
+    surrogate (the file says ``"Hello \\ud83d"``) and ``inf`` (the file says ``1e400``),
+    the others ``"Hello"`` and ``1.5``.
     """
     step, per = slot_params(rows_per_day)
     teams = pools.TEAMS
@@ -222,6 +227,10 @@ def generate_rows(
             row["sentimentScore"] = (((h2 >> 12) & 0xFFFF) % 2001 - 1000) / 1000
         if big_integers:
             row["bigCounter"] = (2**63 + k, 2**64 + k, -(2**63) - 1 - k, 10**25 + k)[k % 4]
+        if edge_values:
+            edge = k % 4 == 0
+            row["edgeNote"] = "Hello \ud83d" if edge else "Hello"
+            row["edgeReading"] = float("inf") if edge else 1.5
         if shuffled_keys:
             row = _shuffled(row, random.Random(h))
         yield row

@@ -15,6 +15,7 @@ exports in flight are kept by the stream's :class:`~tap_loop.state_book.StateBoo
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import typing as t
 
@@ -25,7 +26,7 @@ from typing_extensions import override
 
 from tap_loop.config.settings import Run, Settings
 from tap_loop.core.errors import Cancelled, DownloadError
-from tap_loop.core.output import LoopMessageWriter
+from tap_loop.core.output import LoopMessageWriter, dumps
 from tap_loop.core.sdk_private import set_stream_schema, write_starting_replication_value
 from tap_loop.core.signals import STOP, StopRequested
 from tap_loop.core.workdir import WorkDir
@@ -262,21 +263,43 @@ class ReportStream(Stream):
     def _emit_window(
         self, lifecycle: ExportLifecycle, done: CompletedExport
     ) -> t.Generator[dict[str, t.Any], None, int]:
-        """Yield ``done``'s rows decorated with their origin; return how many."""
+        """Yield ``done``'s rows decorated with their origin; return how many.
+
+        After an unreadable file, the export downloaded again skips the rows already
+        emitted only if it starts with exactly those rows (a digest of them, taken before
+        the bad file goes); else, or from a new export, the whole window comes again
+        (duplicates, never a lost row)."""
         emitted = 0
+        taken = 0  # rows of the current file emitted (or skipped as emitted before)
+        digest: bytes | None = None  # of the rows taken from the file that failed
         invalid = 0
         current = done
         book = self.book
+        fmt = self.settings.result_format
         while True:
-            skip = emitted if current.export_id == done.export_id else 0
+            skip = 0
+            if taken and current.export_id == done.export_id:
+                if _rows_digest(current.path, fmt, taken) == digest:
+                    skip = taken
+                else:
+                    LOGGER.warning(
+                        "Export %s for window %s: the new download does not start with the "
+                        "%d rows already emitted (its content changed); emitting the whole "
+                        "window again (those rows come twice)",
+                        current.export_id,
+                        done.window,
+                        taken,
+                    )
+            taken = 0
             try:
                 for row in self._read_rows(current):
-                    if skip:
-                        skip -= 1
+                    if taken < skip:
+                        taken += 1
                         continue
                     if book.dirty:
                         self._safe_point()
                     yield row
+                    taken += 1
                     emitted += 1
                 current.path.unlink(missing_ok=True)
                 return emitted
@@ -293,9 +316,10 @@ class ReportStream(Stream):
                     "it again",
                     current.export_id,
                     done.window,
-                    emitted,
+                    taken,
                     exc,
                 )
+                digest = _rows_digest(current.path, fmt, taken) if taken else None
                 current = lifecycle.fetch_again(current, on_created=book.export_created)
 
     def _read_rows(self, done: CompletedExport) -> t.Iterator[t.Any]:
@@ -410,3 +434,21 @@ class ReportStream(Stream):
                 self._structs_out = False
                 counter.increment(pending)
         self.finalize_state_progress_markers(self.stream_state)  # and its final STATE
+
+
+def _rows_digest(path: Path, result_format: str, count: int) -> bytes | None:
+    """A digest of the first ``count`` rows of a result file (as parsed, in order); None
+    if it has fewer readable rows."""
+    digest = hashlib.blake2b(digest_size=32)
+    seen = 0
+    try:
+        for batch in open_batches(path, result_format):
+            for row in batch.rows:
+                if seen == count:
+                    return digest.digest()
+                digest.update(dumps(row))
+                digest.update(b"\n")
+                seen += 1
+    except InvalidExport:
+        pass
+    return digest.digest() if seen == count else None

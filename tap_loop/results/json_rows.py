@@ -18,6 +18,12 @@ stays within a few chunks plus the objects of one chunk's rows, whatever the row
 Tolerated: a UTF-8 byte order mark before the array (RFC 8259 lets parsers ignore it),
 and an empty (0-byte or blank) file, read as an export without rows. Integers beyond
 64 bits keep their exact value on both paths (see :func:`_parse_array`).
+
+Valid JSON that orjson, msgspec and yajl refuse or change is read too (:func:`_parse_edge`,
+and the exact ijson backend for long rows): a number beyond a float's range (``1e400``)
+becomes a ``Decimal`` of exactly its digits (written back as a JSON number, ``1E+400``),
+and a lone UTF-16 surrogate escape (``"\\ud83d"``, half of an emoji cut off) becomes
+U+FFFD, counted per field (:class:`Replaced`) and logged once per file read.
 """
 
 from __future__ import annotations
@@ -26,8 +32,11 @@ import io
 import itertools
 import json
 import logging
+import math
 import re
 import typing as t
+from collections import Counter
+from decimal import Decimal
 
 import ijson
 import orjson
@@ -53,6 +62,15 @@ _BRACKET = re.compile(
     rb'[^"\[\]{}]*(?:"[^"\\]*(?:\\.[^"\\]*)*"[^"\[\]{}]*)*(?:([\[{])|([\]}]))', re.DOTALL
 )
 _SEPARATOR = re.compile(rb"[ \t\r\n]*,[ \t\r\n]*")
+# What may make valid JSON unreadable to orjson (a cheap test before the exact parse):
+# a surrogate escape, a 3-digit exponent, a run of 300 digits.
+_EDGE_HINT = re.compile(rb"\\u[dD][89a-fA-F]|[eE][+-]?[0-9]{3}|[0-9]{300}")
+# A surrogate escape that is not half of a pair (a cheap test on long rows).
+_LONE_HINT = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F]"
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class InvalidExport(DownloadError):
@@ -81,7 +99,31 @@ def iter_json_batches(stream: t.BinaryIO, typed: TypedDecode | None = None) -> t
     """The rows of the JSON array in ``stream`` in order, in batches: the rows of each
     chunk read (a row longer than ``MAX_BUFFER``: alone, read by ijson). With ``typed``,
     a chunk it decodes gives its rows; any other is parsed into dicts.
-    Raises InvalidExport if bad."""
+    Raises InvalidExport if bad. Strings with a lone surrogate are logged once, at the end."""
+    replaced: Counter[str] = Counter()
+    yield from _batches(stream, typed, replaced)
+    log_replaced(replaced)
+
+
+def log_replaced(replaced: Counter[str]) -> None:
+    """One warning for the lone surrogates replaced in one file, by field."""
+    if not replaced:
+        return
+    fields = ", ".join(f"{name!r}: {count}" for name, count in replaced.most_common(10))
+    more = f" and {len(replaced) - 10} more fields" if len(replaced) > 10 else ""
+    LOGGER.warning(
+        "The export holds %d strings with a lone UTF-16 surrogate escape (half a character, "
+        "such as an emoji cut off; valid JSON, but no character): each such escape is "
+        "written as U+FFFD. Strings by field: %s%s",
+        sum(replaced.values()),
+        fields,
+        more,
+    )
+
+
+def _batches(
+    stream: t.BinaryIO, typed: TypedDecode | None, replaced: Counter[str]
+) -> t.Iterator[Batch]:
     first = stream.read(CHUNK)
     if first.startswith(BOM):
         LOGGER.info("The export starts with a UTF-8 byte order mark: ignored")
@@ -93,18 +135,18 @@ def iter_json_batches(stream: t.BinaryIO, typed: TypedDecode | None = None) -> t
             return
         raise InvalidExport(f"the export is not a JSON array (starts with {buffer[:10]!r})")
     buffer = buffer[1:]
-    scan = _Scan(typed)
+    scan = _Scan(typed, replaced)
     while True:
         rows, buffer = scan.cut(buffer)
         if rows:
             yield Batch(rows, scan.typed_rows)
         if len(buffer) > MAX_BUFFER:
             tail = _Chain(b"[" + scan.strip_separator(buffer), stream)
-            yield from (Batch([row], False) for row in _incremental(tail))
+            yield from (Batch([row], False) for row in _incremental(tail, replaced))
             return
         data = stream.read(CHUNK)
         if not data:
-            yield from _last_rows(buffer, after_row=scan.after_row, typed=typed)
+            yield from _last_rows(buffer, replaced, after_row=scan.after_row, typed=typed)
             return
         buffer += data
 
@@ -141,7 +183,10 @@ class _Scan:
     next cut), so a long row arriving in many chunks costs linear time.
     """
 
-    def __init__(self, typed: TypedDecode | None = None) -> None:
+    def __init__(
+        self, typed: TypedDecode | None = None, replaced: Counter[str] | None = None
+    ) -> None:
+        self.replaced: Counter[str] = Counter() if replaced is None else replaced
         self.after_row = False  # a row was cut before: the buffer starts with a separator
         self.typed = typed
         self.typed_rows = False  # the rows cut last are typed
@@ -181,7 +226,7 @@ class _Scan:
         text += memoryview(buffer)[start:end]
         text += b"]"
         try:
-            batch = _decode(text, self.typed)
+            batch = _decode(text, self.typed, self.replaced)
         except orjson.JSONDecodeError:
             return None
         self.typed_rows = batch.typed
@@ -249,32 +294,93 @@ def _net(buffer: bytes, start: int, end: int) -> int:
     return buffer.count(b"{", start, end) - buffer.count(b"}", start, end)
 
 
-def _decode(text: bytes | bytearray, typed: TypedDecode | None) -> Batch:
+def _decode(text: bytes | bytearray, typed: TypedDecode | None, replaced: Counter[str]) -> Batch:
     """The rows of a JSON array text: typed rows if ``typed`` decodes them all, else
     parsed into dicts. Raises ``orjson.JSONDecodeError`` if the text is not valid."""
     if typed is not None and (rows := typed(text)) is not None:
         return Batch(rows, True)
-    return Batch(_parse_array(text), False)
+    return Batch(_parse_array(text, replaced), False)
 
 
-def _parse_array(data: bytes | bytearray) -> list[t.Any]:
+def _parse_array(data: bytes | bytearray, replaced: Counter[str] | None = None) -> list[t.Any]:
     """Parse a JSON array of row objects; integers keep their exact value.
 
     orjson validates and parses; it turns integers outside [-2**63, 2**64) into floats,
     so when ``data`` holds a run of 19 or more digits (cheap to find) the stdlib parser,
-    exact for any integer, parses it again. Raises ``orjson.JSONDecodeError`` if invalid.
+    exact for any integer, parses it again. Valid JSON that orjson refuses is read by
+    :func:`_parse_edge`. Raises ``orjson.JSONDecodeError`` if invalid.
     """
-    rows: list[t.Any] = orjson.loads(data)
-    if _LONG_DIGITS in data.translate(_DIGITS_ONLY):
-        rows = json.loads(data)
+    rows: list[t.Any]
+    try:
+        rows = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        rows = _parse_edge(data, error, Counter() if replaced is None else replaced)
+    else:
+        if _LONG_DIGITS in data.translate(_DIGITS_ONLY):
+            rows = json.loads(data)
     for row in rows:
         if type(row) is not dict:
             raise InvalidExport(f"a row of the export is not an object: {type(row).__name__}")
     return rows
 
 
+def _parse_edge(
+    data: bytes | bytearray, error: orjson.JSONDecodeError, replaced: Counter[str]
+) -> list[t.Any]:
+    """The rows of a JSON array text that orjson refused (``error``), if it is valid JSON
+    all the same: read by the stdlib parser from strict UTF-8, a number beyond a float's
+    range as a ``Decimal`` of its exact digits, a lone surrogate escape as U+FFFD (counted
+    in ``replaced`` by field). Raises ``error`` if the text is not valid JSON."""
+    if _EDGE_HINT.search(data) is None:
+        raise error
+    try:
+        rows = json.loads(data.decode(), parse_float=_number, parse_constant=_not_json)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError too
+        raise error from None
+    if type(rows) is list and b"\\u" in data:
+        rows = [_clean(row, "", replaced) for row in rows]
+    return t.cast("list[t.Any]", rows)
+
+
+def _number(text: str) -> float | Decimal:
+    """A JSON number with a fraction or exponent: a float, or beyond a float's range a
+    Decimal of exactly its digits."""
+    value = float(text)
+    return value if math.isfinite(value) else Decimal(text)
+
+
+def _not_json(text: str) -> t.NoReturn:
+    raise ValueError(f"{text} is not JSON")
+
+
+def _clean(value: t.Any, path: str, replaced: Counter[str], *, floats: bool = False) -> t.Any:
+    """``value`` with each lone surrogate in its strings (and names) replaced by U+FFFD,
+    counted in ``replaced`` by field path (``a.b``, ``a[]``); with ``floats``, its
+    ``Decimal`` values within a float's range made floats (as orjson reads them)."""
+    kind = type(value)
+    if kind is str:
+        if value.isascii() or _SURROGATE.search(value) is None:
+            return value
+        replaced[path or "<row>"] += 1
+        return _SURROGATE.sub("\ufffd", value)
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if not key.isascii() and _SURROGATE.search(key) is not None:
+                key = _SURROGATE.sub("\ufffd", key)
+                replaced[f"{path}.{key}" if path else key] += 1
+            out[key] = _clean(item, f"{path}.{key}" if path else key, replaced, floats=floats)
+        return out
+    if kind is list:
+        return [_clean(item, f"{path}[]", replaced, floats=floats) for item in value]
+    if floats and kind is Decimal:
+        number = float(value)
+        return number if math.isfinite(number) else value
+    return value
+
+
 def _last_rows(
-    buffer: bytes, *, after_row: bool, typed: TypedDecode | None = None
+    buffer: bytes, replaced: Counter[str], *, after_row: bool, typed: TypedDecode | None = None
 ) -> t.Iterator[Batch]:
     """The rows left at the end of the file (``[, ]row, row, ... ]`` and whitespace), as
     one batch (or, read by ijson, a batch each)."""
@@ -290,31 +396,48 @@ def _last_rows(
         body = body[1:]
     text = b"[" + body + b"]"
     try:
-        yield _decode(text, typed)
+        yield _decode(text, typed, replaced)
     except orjson.JSONDecodeError:  # a precise error, or rows
-        yield from (Batch([row], False) for row in _incremental(io.BytesIO(text)))
+        rows = _incremental(io.BytesIO(text), replaced, exact=_LONE_HINT.search(text) is not None)
+        yield from (Batch([row], False) for row in rows)
 
 
-def _incremental(stream: t.BinaryIO | _Chain) -> t.Iterator[dict[str, t.Any]]:
-    """Rows read by ijson's C parser; its integers end at 2**63, so on an integer
-    overflow the stream is read again from where it started with ijson's pure-Python
-    parser (exact for any integer, slower), skipping the rows already given."""
+class _Reread(Exception):
+    """ijson's C parser cannot read this valid JSON exactly: read it with the exact one."""
+
+
+def _incremental(
+    stream: t.BinaryIO | _Chain, replaced: Counter[str] | None = None, *, exact: bool = False
+) -> t.Iterator[dict[str, t.Any]]:
+    """Rows read by ijson's C parser. It cannot read every valid JSON text exactly:
+    integers end at 2**63, floats at their range, and a lone surrogate escape becomes
+    ``?``. On an overflow, or once a lone surrogate escape has been read (a ``_Chain``
+    looks for one in what it reads; ``exact`` says there is one), the stream is read
+    again from where it started with ijson's pure-Python parser (exact for any number,
+    slower), skipping the rows already given."""
     start = _position(stream)
     given = 0
     try:
+        if exact:
+            raise _Reread
         for row in _ijson_rows(stream, ijson):
+            if getattr(stream, "lone_hint", False):
+                raise _Reread
             yield row
             given += 1
-    except InvalidExport as exc:
-        if "integer overflow" not in str(exc):
-            raise
-        if start is None:
-            raise InvalidExport(
-                "the export holds an integer beyond 64 bits in a row too large to re-read"
-            ) from None
-        stream.seek(start)
-        for row in itertools.islice(_ijson_rows(stream, _EXACT_IJSON), given, None):
-            yield row
+        return
+    except _Reread:
+        pass
+    if start is None:
+        raise InvalidExport(
+            "the export holds a number beyond 64 bits or a float's range, or a lone "
+            "surrogate escape, in a row too large to re-read"
+        ) from None
+    stream.seek(start)
+    replaced = Counter() if replaced is None else replaced
+    rows = _ijson_rows(stream, _EXACT_IJSON)
+    for row in itertools.islice(rows, given, None):
+        yield _clean(row, "", replaced, floats=True)
 
 
 _EXACT_IJSON = ijson.get_backend("python")
@@ -328,13 +451,22 @@ def _position(stream: t.BinaryIO | _Chain) -> int | None:
 
 
 def _ijson_rows(stream: t.BinaryIO | _Chain, backend: t.Any) -> t.Iterator[dict[str, t.Any]]:
+    """The rows by ``backend``; the exact one reads numbers with a fraction or exponent
+    as Decimals (for :func:`_clean`). Raises _Reread where the C parser cannot go on."""
+    fast = backend is ijson
     try:
-        for row in backend.items(stream, "item", use_float=True):
+        for row in backend.items(stream, "item", use_float=fast):
             if not isinstance(row, dict):
                 raise InvalidExport(f"a row of the export is not an object: {type(row).__name__}")
             yield row
     except ijson.common.JSONError as exc:
+        if fast and "overflow" in str(exc):
+            raise _Reread from None
         raise InvalidExport(f"the export is not valid JSON: {str(exc)[:200]}") from None
+    except UnicodeDecodeError as exc:  # the C parser on a lone low surrogate escape, too
+        if fast:
+            raise _Reread from None
+        raise InvalidExport(f"the export is not valid UTF-8 JSON: {exc}") from None
 
 
 class _Chain(io.RawIOBase):
@@ -350,6 +482,8 @@ class _Chain(io.RawIOBase):
         self._parts = itertools.chain([self._prefix], iter(lambda: stream.read(CHUNK), b""))
         self._buffer = b""
         self._read = 0
+        self._tail = b""  # the end of the part before: an escape may span two parts
+        self.lone_hint = False  # a lone surrogate escape may have been read
 
     @override
     def readable(self) -> bool:
@@ -379,6 +513,9 @@ class _Chain(io.RawIOBase):
                 self._buffer = next(self._parts)
             except StopIteration:
                 return b""
+            if not self.lone_hint:
+                self.lone_hint = _LONE_HINT.search(self._tail + self._buffer) is not None
+                self._tail = self._buffer[-12:]
         if size < 0 or size >= len(self._buffer):
             chunk, self._buffer = self._buffer, b""
         else:

@@ -215,3 +215,77 @@ def test_a_bom_before_the_array_is_ignored():
     assert list(rows.iter_json_rows(io.BytesIO(rows.BOM + BIG_DATA))) == list(
         rows.iter_json_rows(io.BytesIO(BIG_DATA))
     )
+
+
+# ---------------------------------------------- valid JSON at its edges (issue 17)
+
+_EDGE_TEXT = (
+    b'[{"id":"a","s":"Hello \\ud83d","n":1e400},'
+    b'{"id":"b","s":"ok \\ud83d\\ude00","n":-12.50e999,"deep":[{"t":"\\udc00!"}]},'
+    b'{"id":"c","s":"plain","n":1.5,"big":' + b"7" * 400 + b"}]"
+)
+_EDGE_OUT = [
+    b'{"id":"a","s":"Hello \xef\xbf\xbd","n":1E+400}',
+    b'{"id":"b","s":"ok \xf0\x9f\x98\x80","n":-1.250E+1000,"deep":[{"t":"\xef\xbf\xbd!"}]}',
+    b'{"id":"c","s":"plain","n":1.5,"big":' + b"7" * 400 + b"}",
+]
+
+
+@pytest.mark.parametrize(
+    ("chunk", "max_buffer"),
+    [(1 << 20, 16 << 20), (7, 16 << 20), (64, 96), (16, 16)],
+    ids=["one-chunk", "tiny-chunks", "ijson-for-long-rows", "ijson-for-all"],
+)
+def test_lone_surrogates_and_numbers_beyond_a_float_are_read_on_every_path(
+    monkeypatch, caplog, chunk, max_buffer
+):
+    """A lone surrogate escape becomes U+FFFD (one warning naming the fields, with
+    counts), a number beyond a float's range a Decimal of exactly its digits; the
+    others read as ever. Formerly: InvalidExport ("a corrupt row") on every run."""
+    monkeypatch.setattr(rows, "CHUNK", chunk)
+    monkeypatch.setattr(rows, "MAX_BUFFER", max_buffer)
+    with caplog.at_level("WARNING", "tap_loop.rows"):
+        got = list(iter_json_rows(io.BytesIO(_EDGE_TEXT)))
+    assert [dumps(row) for row in got] == _EDGE_OUT
+    assert type(got[2]["n"]) is float and type(got[2]["big"]) is int
+    warnings = [r.getMessage() for r in caplog.records if "lone UTF-16" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "2 strings" in warnings[0] and "'s': 1" in warnings[0]
+    assert "'deep[].t': 1" in warnings[0]
+
+
+def test_the_row_feeder_reads_them_too() -> None:
+    feeder = rows.RowFeeder()
+    got = feeder.feed(_EDGE_TEXT[:40]) + feeder.feed(_EDGE_TEXT[40:])
+    assert [dumps(row) for row in got] == _EDGE_OUT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'[{"a":NaN}]',
+        b'[{"a":Infinity}]',
+        b'[{"a":-Infinity, "b":"\\ud83d"}]',
+        b'[{"a":"\xed\xa0\x80"}]',  # a surrogate encoded in UTF-8: not UTF-8
+        b'[{"a":1e400,}]',
+        b'[{"a":"\\ud83d}]',
+        b'[{"a":1e400} {"b":2}]',
+    ],
+)
+@pytest.mark.parametrize("max_buffer", [16 << 20, 8])
+def test_invalid_json_near_those_edges_stays_an_error(monkeypatch, text, max_buffer) -> None:
+    monkeypatch.setattr(rows, "MAX_BUFFER", max_buffer)
+    monkeypatch.setattr(rows, "CHUNK", 4 if max_buffer == 8 else 1 << 20)
+    with pytest.raises(InvalidExport):
+        list(iter_json_rows(io.BytesIO(text)))
+
+
+def test_a_huge_number_is_typed_number() -> None:
+    from tap_loop.schemas.inference import json_type, value_schema
+    from tap_loop.schemas.row_check import SchemaGuard
+
+    (row,) = iter_json_rows(io.BytesIO(b'[{"n":1e400}]'))
+    assert json_type(row["n"]) == "number"
+    assert value_schema(row["n"], False) == {"type": "number"}
+    assert SchemaGuard({"type": "object", "properties": {"n": {"type": "number"}}}).check(row)
+    assert not SchemaGuard({"type": "object", "properties": {"n": {"type": "integer"}}}).check(row)
