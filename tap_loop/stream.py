@@ -15,7 +15,6 @@ exports in flight are kept by the stream's :class:`~tap_loop.state_book.StateBoo
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import typing as t
 
@@ -26,7 +25,7 @@ from typing_extensions import override
 
 from tap_loop.config.settings import Run, Settings
 from tap_loop.core.errors import Cancelled, DownloadError
-from tap_loop.core.output import LoopMessageWriter, dumps
+from tap_loop.core.output import LoopMessageWriter
 from tap_loop.core.sdk_private import set_stream_schema, write_starting_replication_value
 from tap_loop.core.signals import STOP, StopRequested
 from tap_loop.core.workdir import WorkDir
@@ -41,7 +40,7 @@ from tap_loop.loop_api.pipeline import ExportPipeline
 from tap_loop.loop_api.windows import WindowPlan, plan_windows, to_epoch, to_iso
 from tap_loop.progress import Progress
 from tap_loop.results.json_rows import Batch, InvalidExport
-from tap_loop.results.open import open_batches
+from tap_loop.results.open import open_batches, rows_digest
 from tap_loop.schemas.build import build_schema, ensure_key_fields
 from tap_loop.schemas.tracker import SchemaTracker
 from tap_loop.schemas.typed_rows import to_builtins
@@ -279,7 +278,7 @@ class ReportStream(Stream):
         while True:
             skip = 0
             if taken and current.export_id == done.export_id:
-                if _rows_digest(current.path, fmt, taken) == digest:
+                if rows_digest(current.path, fmt, taken) == digest:
                     skip = taken
                 else:
                     LOGGER.warning(
@@ -319,7 +318,7 @@ class ReportStream(Stream):
                     taken,
                     exc,
                 )
-                digest = _rows_digest(current.path, fmt, taken) if taken else None
+                digest = rows_digest(current.path, fmt, taken) if taken else None
                 current = lifecycle.fetch_again(current, on_created=book.export_created)
 
     def _read_rows(self, done: CompletedExport) -> t.Iterator[t.Any]:
@@ -434,21 +433,3 @@ class ReportStream(Stream):
                 self._structs_out = False
                 counter.increment(pending)
         self.finalize_state_progress_markers(self.stream_state)  # and its final STATE
-
-
-def _rows_digest(path: Path, result_format: str, count: int) -> bytes | None:
-    """A digest of the first ``count`` rows of a result file (as parsed, in order); None
-    if it has fewer readable rows."""
-    digest = hashlib.blake2b(digest_size=32)
-    seen = 0
-    try:
-        for batch in open_batches(path, result_format):
-            for row in batch.rows:
-                if seen == count:
-                    return digest.digest()
-                digest.update(dumps(row))
-                digest.update(b"\n")
-                seen += 1
-    except InvalidExport:
-        pass
-    return digest.digest() if seen == count else None
