@@ -18,7 +18,7 @@ KINDS: dict[str, frozenset[str]] = {
     "truncate": frozenset({"download"}),
     "invalid_json": frozenset({"download"}),
     "corrupt": frozenset({"download"}),
-    "trickle": frozenset({"download"}),
+    "trickle": _ALL,
     "forget": frozenset({"poll"}),
     "expire_url": frozenset({"download"}),
     "failed": frozenset({"poll"}),
@@ -127,7 +127,9 @@ def _check_params(kind: str, p: dict[str, Any]) -> None:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise ValueError("status_literal: value must be a string or a number")
     elif kind == "trickle":
-        number("bytes_per_second", 50, 1)
+        number("bytes_per_second", 50, 0.01)
+        if not isinstance(p.get("headers", True), bool):
+            raise ValueError("trickle: headers must be a boolean")
     elif kind == "expire_url" and p.get("then", "fresh") not in ("fresh", "expired"):
         raise ValueError("expire_url: then must be 'fresh' or 'expired'")
 
