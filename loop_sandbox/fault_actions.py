@@ -7,7 +7,7 @@ import contextlib
 import email.utils
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from loop_sandbox.faults import Fault
@@ -58,7 +58,7 @@ class TrickleWriter:
     writes (the status line and headers, which http.server writes in one go) pass at once.
     A client that hangs up ends the trickle with the OSError of the next write."""
 
-    def __init__(self, raw: BinaryIO, rate: float, skip: int = 0) -> None:
+    def __init__(self, raw: Any, rate: float, skip: int = 0) -> None:
         self.raw = raw
         self.rate = rate
         self.skip = skip

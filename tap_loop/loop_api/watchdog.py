@@ -9,10 +9,10 @@ at once and the call raises. The caller then asks :attr:`Call.expired` /
 
 The sockets are found through the connections a :class:`WatchedAdapter` makes: they tell
 the call watching their thread when they connect, when they send a request (a
-connection reused from the pool included) and before they read the answer. A connect or name lookup in progress cannot
-be interrupted: its own timeout bounds it, and its socket is shut down as soon as it
-connects. The watchdog thread starts with the first watched call and ends after
-:data:`IDLE_SECONDS` without one.
+connection reused from the pool included) and before they read the answer. A connect or
+name lookup in progress cannot be interrupted: its own timeout bounds it, and its socket
+is shut down as soon as it connects. The watchdog thread starts with the first watched
+call and ends after :data:`IDLE_SECONDS` without one.
 """
 
 from __future__ import annotations
