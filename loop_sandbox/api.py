@@ -8,7 +8,8 @@ import orjson
 from typing_extensions import override
 
 from loop_sandbox import control
-from loop_sandbox.fault_actions import apply_common
+from loop_sandbox.fault_actions import apply_common, trickled
+from loop_sandbox.faults import Fault
 from loop_sandbox.httpcore import BaseHandler, Incoming
 from loop_sandbox.render import RenderSpec
 from loop_sandbox.validation import BadRequest, parse_export_request
@@ -67,8 +68,12 @@ class ApiHandler(BaseHandler):
         return False
 
     def create(self, req: Incoming) -> None:
+        fault = self.server.app.faults.take("create")
+        with trickled(self, fault):
+            self._create(req, fault)
+
+    def _create(self, req: Incoming, fault: Fault | None) -> None:
         app = self.server.app
-        fault = app.faults.take("create")
         if apply_common(self, fault) or self.refused(req):
             return
         cfg = app.config
@@ -106,8 +111,12 @@ class ApiHandler(BaseHandler):
         self.send_json(200, record.result())
 
     def poll(self, req: Incoming, export_id: str) -> None:
+        fault = self.server.app.faults.take("poll")
+        with trickled(self, fault):
+            self._poll(req, export_id, fault)
+
+    def _poll(self, req: Incoming, export_id: str, fault: Fault | None) -> None:
         app = self.server.app
-        fault = app.faults.take("poll")
         if apply_common(self, fault) or self.refused(req):
             return
         cfg = app.config

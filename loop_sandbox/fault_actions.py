@@ -1,10 +1,13 @@
-"""Carrying out the faults every endpoint shares: http_status, reset, delay."""
+"""Carrying out the faults every endpoint shares: http_status, reset, delay, and the
+API's trickled answers."""
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from loop_sandbox.faults import Fault
@@ -47,3 +50,49 @@ def apply_common(handler: BaseHandler, fault: Fault | None) -> bool:
     if fault.kind == "delay" and not mid_body:  # mid-body stalls happen while streaming
         time.sleep(float(fault.get("seconds", 1)))
     return False
+
+
+class TrickleWriter:
+    """A write-through stream that sends everything at ``rate`` bytes a second, one small
+    write at a time (one byte a write below ten bytes a second); the first ``skip``
+    writes (the status line and headers, which http.server writes in one go) pass at once.
+    A client that hangs up ends the trickle with the OSError of the next write."""
+
+    def __init__(self, raw: Any, rate: float, skip: int = 0) -> None:
+        self.raw = raw
+        self.rate = rate
+        self.skip = skip
+
+    def write(self, data: bytes) -> int:
+        if self.skip > 0:
+            self.skip -= 1
+            self.raw.write(data)
+            self.raw.flush()
+            return len(data)
+        step = max(1, int(self.rate / 10))
+        for at in range(0, len(data), step):
+            piece = data[at : at + step]
+            self.raw.write(piece)
+            self.raw.flush()
+            time.sleep(len(piece) / self.rate)
+        return len(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+
+@contextlib.contextmanager
+def trickled(handler: BaseHandler, fault: Fault | None) -> Iterator[None]:
+    """While open, a ``trickle`` fault's answer goes out at ``bytes_per_second`` (default
+    1 for API answers): status line and headers too, unless ``headers`` is false."""
+    if fault is None or fault.kind != "trickle":
+        yield
+        return
+    raw = handler.wfile
+    rate = float(fault.get("bytes_per_second", 1))
+    skip = 0 if fault.get("headers", True) else 1
+    handler.wfile = TrickleWriter(raw, rate, skip)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        handler.wfile = raw

@@ -19,8 +19,8 @@ KINDS: dict[str, frozenset[str]] = {
     "invalid_json": frozenset({"download"}),
     "corrupt": frozenset({"download"}),
     "html_page": frozenset({"download"}),
-    "trickle": frozenset({"download"}),
     "insert_row": frozenset({"download"}),
+    "trickle": _ALL,
     "forget": frozenset({"poll"}),
     "expire_url": frozenset({"download"}),
     "failed": frozenset({"poll"}),
@@ -133,7 +133,9 @@ def _check_params(kind: str, p: dict[str, Any]) -> None:
     elif kind == "redirect" and not isinstance(p.get("location", ""), str):
         raise ValueError("redirect: location must be a string")
     elif kind == "trickle":
-        number("bytes_per_second", 50, 1)
+        number("bytes_per_second", 50, 0.01)
+        if not isinstance(p.get("headers", True), bool):
+            raise ValueError("trickle: headers must be a boolean")
     elif kind == "expire_url" and p.get("then", "fresh") not in ("fresh", "expired"):
         raise ValueError("expire_url: then must be 'fresh' or 'expired'")
 

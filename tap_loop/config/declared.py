@@ -259,7 +259,8 @@ SETTINGS: tuple[Setting, ...] = (
         "request_timeout_seconds",
         "number",
         "Request timeout (seconds)",
-        "Connect/read timeout of one HTTP request.",
+        "Deadline of one API call as a whole (connect, headers, body; an answer that "
+        "trickles is cut and retried) and the timeout of each socket read of a download.",
         60,
         POSITIVE,
     ),

@@ -4,6 +4,8 @@
   one transient error, waits a stopping run interrupts;
 - :mod:`~tap_loop.loop_api.client`: the HTTP calls to Loop's API and the credential-free
   downloader of result URLs;
+- :mod:`~tap_loop.loop_api.watchdog`: a deadline for a whole HTTP call, and a way out of
+  it when the run stops (sockets shut down by one watchdog thread);
 - :mod:`~tap_loop.loop_api.repository`: the one seam the lifecycle calls Loop through;
 - :mod:`~tap_loop.loop_api.status`: an export's status, which knows whether it is terminal;
 - :mod:`~tap_loop.loop_api.lifecycle`: one export, created, polled and downloaded;

@@ -1,7 +1,16 @@
 """HTTP concerns: the authenticated Loop API client and the unauthenticated downloader.
 
 Both retry through :mod:`tap_loop.loop_api.retry` (one classifier of answers, one
-transient error, waits a stopping sync interrupts).
+transient error, waits a stopping sync interrupts), and make every call under
+:func:`~tap_loop.loop_api.watchdog.watched`: an API call ends within
+``request_timeout_seconds`` as a whole (connect, headers, body; past it, a timeout to
+retry), a download within ``download_timeout_seconds``, and either at once (within
+0.1 s) when the run's ``cancel`` event is set (:class:`Cancelled`).
+
+An API whose host cannot be connected to at all (refused, unknown host) before it ever
+answered stops the run after :data:`UNREACHABLE_SECONDS` of retries, with one line
+naming ``api_url`` and the host; once it has answered, the same failure is retried as
+any transient one.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from typing_extensions import override
 
 from tap_loop import __version__
 from tap_loop.core.errors import (
+    Cancelled,
     DownloadTooSlow,
     ExportNotFound,
     LoopApiError,
@@ -36,6 +46,11 @@ from tap_loop.loop_api.retry import (
     call_with_retries,
     classify,
 )
+from tap_loop.loop_api.watchdog import Call, mount_watched, watched
+
+UNREACHABLE_SECONDS = 20.0
+"""How long the first API calls retry a host that cannot be connected to at all before the
+run stops (the last attempt and its connect timeout come on top: about 30 s at most)."""
 
 _TOO_LARGE_WORDS = ("too large", "too long", "too big", "too wide", "too many", "exceed")
 
@@ -88,7 +103,10 @@ class LoopApi:
         timeout_seconds: float = 60.0,
         retry: RetryPolicy | None = None,
         on_rate_limited: t.Callable[[], None] | None = None,
+        cancel: threading.Event | None = None,
+        clock: t.Callable[[], float] = time.monotonic,
     ) -> None:
+        """``cancel``, once set, cuts the calls in flight off (:class:`Cancelled`)."""
         self.base_url = base_url.rstrip("/")
         self._headers = {
             "Authorization": f"Bearer {token}",
@@ -98,15 +116,20 @@ class LoopApi:
         if impersonate_user:
             self._headers["X-Impersonate-User"] = impersonate_user
         self.timeout = (min(10.0, timeout_seconds), timeout_seconds)
+        self.timeout_seconds = timeout_seconds
         self.retry = retry or RetryPolicy()
         self.on_rate_limited = on_rate_limited
+        self.cancel = cancel
+        self.clock = clock
+        self.answered = False
+        """Whether the API answered at least once (any HTTP status) in this run."""
         self._local = _Sessions()
 
     @property
     def session(self) -> requests.Session:
         """One session per thread (exports are polled from several threads)."""
         if self._local.session is None:
-            session = requests.Session()
+            session = mount_watched(requests.Session())
             session.headers.update(self._headers)
             self._local.session = session
         return self._local.session
@@ -122,30 +145,45 @@ class LoopApi:
 
     def _call(self, method: str, path: str, body: dict[str, t.Any] | None) -> dict[str, t.Any]:
         call = f"{method} {path}"
+        began = self.clock()
+
+        def unreachable_too_long(failure: Transient, wait: float) -> bool:
+            never_answered = failure.unreachable is not None and not self.answered
+            return never_answered and self.clock() - began + wait > UNREACHABLE_SECONDS
+
         return call_with_retries(
             lambda: self._attempt(call, method, path, body),
             self.retry,
             call=call,
-            give_up=lambda last: self._retries_exhausted(call, last),
+            give_up=lambda last: self._retries_exhausted(call, last, self.clock() - began),
             on_rate_limited=self.on_rate_limited,
+            give_up_early=unreachable_too_long,
         )
 
     def _attempt(
         self, call: str, method: str, path: str, body: dict[str, t.Any] | None
     ) -> dict[str, t.Any]:
-        """One request: the answer, a clear error, or :class:`Transient` to retry."""
-        try:
-            response = self.session.request(
-                method,
-                self.base_url + path,
-                json=body,
-                timeout=self.timeout,
-                allow_redirects=False,  # never let a redirect carry the token elsewhere
-            )
-            request_done(path, response)
-        except HTTP_ERRORS as exc:
-            classify(exc).raise_transient()
-            raise
+        """One request, whole within ``request_timeout_seconds``: the answer, a clear
+        error, :class:`Transient` to retry, or :class:`Cancelled` once the run stops."""
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled("sync stopping")
+        with watched(self.timeout_seconds, self.cancel) as watch:
+            try:
+                response = self.session.request(
+                    method,
+                    self.base_url + path,
+                    json=body,
+                    timeout=self.timeout,
+                    allow_redirects=False,  # never let a redirect carry the token elsewhere
+                )
+            except Exception as exc:
+                self._raise_if_cut(watch)
+                if isinstance(exc, HTTP_ERRORS):
+                    classify(exc).raise_transient()
+                raise
+            self._raise_if_cut(watch)  # an answer ended by the cut may look complete
+        self.answered = True
+        request_done(path, response)
         verdict = classify(response)
         verdict.raise_transient()
         if verdict.outcome is Outcome.FAIL:
@@ -157,7 +195,25 @@ class LoopApi:
             answer["id"] = unquote(urlsplit(location).path.rstrip("/").rsplit("/", 1)[-1])
         return answer
 
-    def _retries_exhausted(self, call: str, last: Transient) -> RetriesExhausted:
+    def _raise_if_cut(self, watch: Call) -> None:
+        if watch.cancelled:
+            raise Cancelled("sync stopping") from None
+        if watch.expired:
+            raise Transient(
+                f"no complete answer within {self.timeout_seconds:g} s ('request_timeout_seconds')"
+            ) from None
+
+    def _retries_exhausted(self, call: str, last: Transient, seconds: float) -> RetriesExhausted:
+        if last.unreachable is not None and not self.answered:
+            where = urlsplit(self.base_url)
+            host = where.netloc.rpartition("@")[2] or self.base_url
+            return RetriesExhausted(
+                f"Cannot reach Loop's API at {host} (setting 'api_url' is "
+                f"{where.scheme}://{host}{where.path}): {last.unreachable}, for "
+                f"{seconds:.0f} s ({call}). What to do: check 'api_url', and that this "
+                "machine can reach that host (DNS, proxy, firewall), then run again; the "
+                "bookmark is kept, nothing is lost."
+            )
         return RetriesExhausted(
             f"Loop API {call} still failing after {self.retry.max_retries} retries "
             f"(last: {last}). What to do: check Loop's status and the network, "
@@ -311,17 +367,20 @@ class Downloader:
         retry: RetryPolicy | None = None,
         deadline_seconds: float = 1800.0,
         clock: t.Callable[[], float] = time.monotonic,
+        cancel: threading.Event | None = None,
     ):
+        """``cancel``, once set, cuts the downloads in flight off (:class:`Cancelled`)."""
         self.timeout = (min(10.0, timeout_seconds), timeout_seconds)
         self.retry = retry or RetryPolicy()
         self.deadline_seconds = deadline_seconds
         self.clock = clock
+        self.cancel = cancel
         self._local = _Sessions()
 
     @property
     def session(self) -> requests.Session:
         if self._local.session is None:
-            session = _NoAuthSession()
+            session = mount_watched(_NoAuthSession())
             session.headers["User-Agent"] = f"tap-loop/{__version__}"
             session.auth = _strip_credentials
             self._local.session = session
@@ -361,9 +420,31 @@ class Downloader:
         """One GET of ``url`` into ``sink``, whole within ``deadline_seconds``.
 
         ``request_timeout_seconds`` bounds each socket read; the deadline bounds the
-        whole body, so a host that trickles bytes cannot hold the run: past it,
-        :class:`DownloadTooSlow` (the caller tries once more, then stops).
+        whole download (headers and body, cut off by the watchdog), so a host that
+        trickles bytes cannot hold the run: past it, :class:`DownloadTooSlow` (the caller
+        tries once more, then stops). A set ``cancel`` ends it (:class:`Cancelled`).
         """
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled("sync stopping")
+        with watched(self.deadline_seconds, self.cancel) as watch:
+            try:
+                return self._stream(url, sink, watch)
+            except Exception:
+                if watch.cancelled:
+                    raise Cancelled("sync stopping") from None
+                if watch.expired:  # the headers, or a stalled body, past the deadline
+                    raise self._too_slow(url, sink.tell()) from None
+                raise
+
+    def _too_slow(self, url: str, size: int) -> DownloadTooSlow:
+        return DownloadTooSlow(
+            f"Download of {safe_url(url)} took longer than "
+            f"{self.deadline_seconds:g} s ('download_timeout_seconds'); "
+            f"{size} bytes arrived"
+        )
+
+    def _stream(self, url: str, sink: t.IO[bytes], watch: Call) -> int:
+        """The GET of :meth:`_download_once`, under ``watch``."""
         deadline = self.clock() + self.deadline_seconds
         try:
             with self.session.get(
@@ -385,11 +466,9 @@ class Downloader:
                     sink.write(chunk)
                     size += len(chunk)
                     if self.clock() > deadline:
-                        raise DownloadTooSlow(
-                            f"Download of {safe_url(url)} took longer than "
-                            f"{self.deadline_seconds:g} s ('download_timeout_seconds'); "
-                            f"{size} bytes arrived"
-                        )
+                        raise self._too_slow(url, size)
+                if watch.cut:  # a body the cut ended may look complete
+                    raise Transient("cut off")
                 expected = response.headers.get("Content-Length")
                 if (
                     expected is not None

@@ -440,11 +440,13 @@ class ExportLifecycle:
             impersonate_user=settings.impersonate_user,
             timeout_seconds=settings.request_timeout_seconds,
             retry=retry,
+            cancel=cancel,  # a stopping sync cuts the calls in flight off
         )
         downloader = Downloader(
             timeout_seconds=settings.request_timeout_seconds,
             retry=retry,
             deadline_seconds=settings.download_timeout_seconds,
+            cancel=cancel,
         )
         return cls(
             LoopExportApi(api, downloader),

@@ -23,6 +23,8 @@ from tap_loop.loop_api.windows import Window
 
 LOGGER = logging.getLogger("tap_loop.pipeline")
 QUIET_PERIOD_SECONDS = 60.0
+CLOSE_SECONDS = 1.0
+"""How long :meth:`ExportPipeline.close` waits for the background jobs, all together."""
 
 
 class _Job:
@@ -167,11 +169,20 @@ class ExportPipeline:
             self.consumed = index + 1
 
     def close(self) -> None:
-        """Stop background jobs and delete result files nobody will read."""
+        """Stop background jobs and delete result files nobody will read.
+
+        The lifecycle's ``cancel`` event cuts their HTTP calls and waits off (within
+        0.1 s); all jobs together get :data:`CLOSE_SECONDS` to end. One still busy past
+        that (in a connect or name lookup, which cannot be interrupted) is left to end
+        on its own: a daemon thread that can no longer hand anything out.
+        """
         self.lifecycle.cancel.set()
+        deadline = time.monotonic() + CLOSE_SECONDS
         for job in self.jobs[: self.started]:
             if job.thread is not None:
-                job.thread.join(timeout=5)
+                job.thread.join(timeout=max(0.0, deadline - time.monotonic()))
+                if job.thread.is_alive():
+                    LOGGER.debug("Export job %s still busy at close; left to end", job.window)
             while True:
                 try:
                     kind, payload = job.output.get_nowait()

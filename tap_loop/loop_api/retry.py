@@ -4,7 +4,8 @@
 whether it is a success, a failure to retry (with the server's ``Retry-After`` on a
 429/503, seconds or an HTTP date) or a failure to report. A failure to retry is raised as
 :class:`Transient`. :func:`call_with_retries` retries :class:`Transient` failures at most
-``max_retries`` times; :func:`waits` plans each wait with python-backoff's generators
+``max_retries`` times (or fewer, when the caller's ``give_up_early`` says so);
+:func:`waits` plans each wait with python-backoff's generators
 (``backoff.expo`` and :func:`half_jitter`), the ``Retry-After`` honoured instead when
 given, every wait capped by ``max_wait_seconds``.
 
@@ -15,6 +16,10 @@ another sleep, so a stopping sync could not interrupt its waits. Our loop waits 
 soon as the event is set. The wait generator keeps backoff's protocol (primed by one
 ``send(None)``, then sent each failure), so backoff computes the waits as it would.
 
+A failure to connect at all (connection refused, unknown host, connect timeout) carries
+its short reason as ``unreachable`` (:func:`unreachable_reason`): the API client gives
+up on it early when the server never answered. Reasons are cut at a word, never mid-word.
+
 Log lines go to the ``tap_loop.client`` logger, as they always have.
 """
 
@@ -24,6 +29,7 @@ import email.utils
 import enum
 import logging
 import random
+import socket
 import time
 import typing as t
 from collections.abc import Callable, Generator
@@ -70,12 +76,21 @@ class RetryPolicy:
 
 class Transient(Exception):
     """A failed attempt worth another try: why (redacted), its HTTP status (0 when there
-    was no answer) and the server-given wait in seconds, if any."""
+    was no answer), the server-given wait in seconds, if any, and, when no connection
+    could be made at all, why (``unreachable``: "connection refused", ...)."""
 
-    def __init__(self, reason: str, *, status: int = 0, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status: int = 0,
+        retry_after: float | None = None,
+        unreachable: str | None = None,
+    ) -> None:
         super().__init__(redact(reason))
         self.status = status
         self.retry_after = retry_after
+        self.unreachable = unreachable
 
 
 class Outcome(enum.Enum):
@@ -93,11 +108,17 @@ class Verdict:
     reason: str = ""
     status: int = 0
     retry_after: float | None = None
+    unreachable: str | None = None
 
     def raise_transient(self) -> None:
         """Raise :class:`Transient` when the answer is worth another try; else return."""
         if self.outcome is Outcome.RETRY:
-            raise Transient(self.reason, status=self.status, retry_after=self.retry_after) from None
+            raise Transient(
+                self.reason,
+                status=self.status,
+                retry_after=self.retry_after,
+                unreachable=self.unreachable,
+            ) from None
 
 
 def classify(
@@ -112,8 +133,10 @@ def classify(
     """
     if isinstance(answer, BaseException):
         if isinstance(answer, TRANSIENT_ERRORS):
-            reason = f"{type(answer).__name__}: {redact(str(answer))[:200]}"
-            return Verdict(Outcome.RETRY, reason)
+            why = unreachable_reason(answer)
+            text = why if why is not None else shorten(redact(str(answer)))
+            reason = f"{type(answer).__name__}: {text}"
+            return Verdict(Outcome.RETRY, reason, unreachable=why)
         return Verdict(Outcome.FAIL)
     status = answer.status_code
     if status in SUCCESS_STATUS:
@@ -127,6 +150,56 @@ def classify(
         if quote_retry_after:
             reason += f" (Retry-After: {header})"
     return Verdict(Outcome.RETRY, reason, status, wait)
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """``text`` at most about ``limit`` characters, cut after a whole word (marked "…")."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit + 1]  # a space just past the limit ends a whole word
+    cut = cut.rsplit(" ", 1)[0] if " " in cut else text[:limit]
+    return cut.rstrip(" ,;:([{") + " …"
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """``error`` and what it wraps: urllib3's ``reason``, a first argument that is an
+    exception, ``__cause__`` / ``__context__``."""
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and not any(current is known for known in seen):
+        seen.append(current)
+        inner = getattr(current, "reason", None)
+        if not isinstance(inner, BaseException):
+            args = current.args
+            inner = args[0] if args and isinstance(args[0], BaseException) else None
+        current = inner or current.__cause__ or current.__context__
+    return seen
+
+
+def unreachable_reason(error: BaseException) -> str | None:
+    """Why no connection to the server could be made ("unknown host", "connection
+    refused", "connect timed out", or the socket error's words); None when the failure
+    came after a connection was made (a reset, a read timeout, a broken body)."""
+    causes = _causes(error)
+    if any(
+        isinstance(c, (urllib3.exceptions.NameResolutionError, socket.gaierror)) for c in causes
+    ):
+        return "unknown host"
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return "connection refused"
+    for cause in causes:
+        if isinstance(cause, urllib3.exceptions.NewConnectionError):
+            words = next(
+                (c.strerror for c in reversed(causes) if isinstance(c, OSError) and c.strerror),
+                None,
+            )
+            return words.lower() if words else "no connection"
+    if any(
+        isinstance(c, (urllib3.exceptions.ConnectTimeoutError, requests.ConnectTimeout))
+        for c in causes
+    ):
+        return "connect timed out"
+    return None
 
 
 def parse_retry_after(value: str) -> float | None:
@@ -177,8 +250,12 @@ def call_with_retries(
     call: str,
     give_up: Callable[[Transient], Exception],
     on_rate_limited: Callable[[], None] | None = None,
+    give_up_early: Callable[[Transient, float], bool] | None = None,
 ) -> T:
     """``attempt()``'s result, retrying :class:`Transient` failures ``max_retries`` times.
+
+    ``give_up_early(failure, planned wait)``, when given and True, gives up before
+    the retries are spent (same ``give_up``, no retry line).
 
     Each retry logs one INFO line naming ``call``, the wait, the retry number and the
     reason; a 429 calls ``on_rate_limited`` first. The wait goes through
@@ -196,8 +273,10 @@ def call_with_retries(
             failure = exc
         if retry >= policy.max_retries:
             raise give_up(failure)
-        retry += 1
         wait = planned.send(failure)
+        if give_up_early is not None and give_up_early(failure, wait):
+            raise give_up(failure)
+        retry += 1
         LOGGER.info(
             "Retrying %s in %.1f s (retry %d of %d): %s",
             call,

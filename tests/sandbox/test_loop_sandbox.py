@@ -373,6 +373,26 @@ def test_fault_delay_triggers_read_timeout(sb):
     assert poll(sb, export_id).status_code == 200
 
 
+@pytest.mark.parametrize("headers", [True, False])
+def test_fault_trickle_on_an_api_answer(sb, headers):
+    export_id = create(sb, {"start": DAY0, "end": DAY0}).json()["id"]
+    sb.add_fault({"target": "poll", "kind": "trickle", "bytes_per_second": 200, "headers": headers})
+    began = time.monotonic()
+    response = requests.get(sb.api_url + POLL + export_id, headers=AUTH, timeout=5, stream=True)
+    to_headers = time.monotonic() - began
+    assert response.json()["id"] == export_id  # the whole answer, slowly
+    took = time.monotonic() - began
+    size = len(response.content)
+    assert took >= size / 200 * 0.5
+    if headers:
+        assert to_headers >= 0.3  # about 150 bytes of status line and headers at 200 B/s
+    else:
+        assert to_headers < 0.2
+    with pytest.raises(requests.ReadTimeout):  # one byte a second: a read timeout per byte
+        sb.add_fault({"target": "poll", "kind": "trickle", "bytes_per_second": 0.5})
+        requests.get(sb.api_url + POLL + export_id, headers=AUTH, timeout=1)
+
+
 def test_fault_truncate(sb):
     url = export_url(sb, {"start": DAY0, "end": DAY0 + 86400})
     sb.add_fault({"target": "download", "kind": "truncate", "fraction": 0.3})

@@ -339,3 +339,56 @@ def test_a_redirect_loop_is_one_clear_error():
         Downloader(retry=RetryPolicy(sleep=Sleeps())).download(URL, io.BytesIO())
     assert "redirect loop" in str(caught.value) and "'files.example.test'" in str(caught.value)
     assert "SIGSECRET" not in str(caught.value)
+
+
+# -- an api_url nobody answers at (issue 17) -------------------------------------------
+def refused() -> requests.ConnectionError:
+    import urllib3
+
+    inner = urllib3.exceptions.NewConnectionError(None, "Failed to establish a new co")  # type: ignore[arg-type]
+    inner.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    return requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/", inner))  # type: ignore[arg-type]
+
+
+class Clock:
+    """A clock the sleeps move forward."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@responses.activate
+def test_a_host_refusing_the_first_calls_fails_after_about_20_s_naming_api_url():
+    for _ in range(9):
+        responses.post("https://loop.example.test:8443/api/v1/report/export", body=refused())
+    clock = Clock()
+    policy = RetryPolicy(max_retries=8, backoff_base_seconds=1, sleep=clock.sleep)
+    client = LoopApi("https://loop.example.test:8443/", TOKEN, retry=policy, clock=clock)
+    with pytest.raises(RetriesExhausted) as raised:
+        client.create_export({"start": 1, "end": 2})
+    message = str(raised.value)
+    assert clock.now <= 20 and len(responses.calls) < 9  # gave up before the 8 retries
+    assert "'api_url'" in message and "loop.example.test:8443" in message
+    assert "connection refused" in message
+    assert message.endswith("nothing is lost.")
+
+
+@responses.activate
+def test_a_refused_connection_after_the_api_answered_is_retried_as_usual():
+    responses.post(CREATE, json={"id": "e1"})
+    for _ in range(9):
+        responses.get(f"{API}/api/v1/report/exports/e1", body=refused())
+    clock = Clock()
+    policy = RetryPolicy(max_retries=8, backoff_base_seconds=1, sleep=clock.sleep)
+    client = LoopApi(API, TOKEN, retry=policy, clock=clock)
+    client.create_export({"start": 1, "end": 2})
+    with pytest.raises(RetriesExhausted, match="still failing after 8 retries") as raised:
+        client.get_export("e1")
+    assert "connection refused" in str(raised.value)
+    assert len(responses.calls) == 1 + 9

@@ -4,6 +4,7 @@ that interrupts a wait."""
 from __future__ import annotations
 
 import email.utils
+import socket
 import threading
 import time
 
@@ -19,6 +20,7 @@ from tap_loop.loop_api.retry import (
     call_with_retries,
     classify,
     half_jitter,
+    shorten,
     waits,
 )
 
@@ -189,3 +191,71 @@ def test_a_stop_during_a_wait_returns_at_once():
         )
     assert time.monotonic() - started < 0.3  # 0.1 s to the stop, then at once
     assert attempt.count == 1  # no attempt after the stop
+
+
+# -- failures to connect at all (issue 17) ---------------------------------------------
+def connect_failure(cause: OSError) -> requests.ConnectionError:
+    """What requests raises when no connection could be made, built as urllib3 does."""
+    if isinstance(cause, socket.gaierror):
+        inner: Exception = urllib3.exceptions.NameResolutionError("h", None, cause)  # type: ignore[arg-type]
+    else:
+        inner = urllib3.exceptions.NewConnectionError(None, f"Failed to establish: {cause}")  # type: ignore[arg-type]
+    inner.__cause__ = cause
+    return requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/", inner))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("error", "why"),
+    [
+        (connect_failure(ConnectionRefusedError(111, "Connection refused")), "connection refused"),
+        (connect_failure(socket.gaierror(-2, "Name or service not known")), "unknown host"),
+        (connect_failure(OSError(113, "No route to host")), "no route to host"),
+        (requests.ConnectTimeout("connect timed out"), "connect timed out"),
+    ],
+)
+def test_failures_to_connect_are_marked_unreachable(error, why):
+    verdict = classify(error)
+    assert (verdict.outcome, verdict.unreachable) == (Outcome.RETRY, why)
+    assert verdict.reason == f"{type(error).__name__}: {why}"
+    with pytest.raises(Transient) as raised:
+        verdict.raise_transient()
+    assert raised.value.unreachable == why
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        requests.ConnectionError("('Connection aborted.', ConnectionResetError(104))"),
+        requests.ReadTimeout("read timed out"),
+        requests.exceptions.ChunkedEncodingError("broken"),
+    ],
+)
+def test_failures_after_connecting_are_not_unreachable(error):
+    assert classify(error).unreachable is None
+
+
+def test_long_reasons_are_cut_at_a_word():
+    error = requests.ConnectionError("word " * 100)
+    reason = classify(error).reason
+    assert len(reason) < 230 and reason.endswith("word …")
+    assert shorten("short") == "short"
+    assert shorten("Failed to establish a new connection", 25) == "Failed to establish a new …"
+
+
+def test_give_up_early_stops_before_the_retries_are_spent():
+    sleeps: list[float] = []
+    attempts: list[int] = []
+
+    def attempt() -> None:
+        attempts.append(1)
+        raise Transient("down", unreachable="connection refused")
+
+    with pytest.raises(RetriesExhausted, match="early"):
+        call_with_retries(
+            attempt,
+            RetryPolicy(max_retries=8, sleep=sleeps.append),
+            call="GET /x",
+            give_up=lambda last: RetriesExhausted("early"),
+            give_up_early=lambda failure, wait: len(attempts) >= 3,
+        )
+    assert len(attempts) == 3 and len(sleeps) == 2
