@@ -10,7 +10,16 @@ from typing import Any
 from loop_sandbox.rows import slot_params
 
 #: Options of ``generate_rows`` (and fields of ``RenderSpec``) under the same names.
-ROW_OPTIONS = ("rows_per_day", "seed", "drift_after", "big_integers", "shuffled_keys")
+ROW_OPTIONS = (
+    "rows_per_day",
+    "seed",
+    "drift_after",
+    "big_integers",
+    "shuffled_keys",
+    "custom_fields",
+    "deep_nesting",
+    "tap_named_fields",
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,9 @@ class SandboxConfig:
     empty_as_zero_bytes: bool = False
     big_integers: bool = False
     shuffled_keys: bool = False
+    custom_fields: int = 0
+    deep_nesting: int = 0
+    tap_named_fields: bool = False
 
     def updated(self, **options: Any) -> SandboxConfig:
         """A copy with ``options`` applied; ValueError on unknown names or bad values."""
@@ -61,6 +73,10 @@ class SandboxConfig:
             _number(self.max_range_days, "max_range_days")
         if self.drift_after is not None and not isinstance(self.drift_after, int):
             raise ValueError("drift_after must be epoch seconds (int) or null")
+        for count in ("custom_fields", "deep_nesting"):
+            value = getattr(self, count)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{count} must be a non-negative integer")
         if self.unknown_export_status not in (400, 404, 410):
             raise ValueError("unknown_export_status must be 400, 404 or 410")
         if self.bad_content_type_status not in (400, 415):
@@ -73,6 +89,7 @@ class SandboxConfig:
             "empty_as_zero_bytes",
             "big_integers",
             "shuffled_keys",
+            "tap_named_fields",
         ):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be a boolean")

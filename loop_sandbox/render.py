@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -43,6 +44,9 @@ class RenderSpec:
     empty_as_zero_bytes: bool = False
     big_integers: bool = False
     shuffled_keys: bool = False
+    custom_fields: int = 0
+    deep_nesting: int = 0
+    tap_named_fields: bool = False
 
     def rows(self, *, fresh: bool = False) -> Iterator[dict[str, Any]]:
         """The rows this export contains."""
@@ -88,7 +92,9 @@ class Rendering:
 def _dumps(rows: list[dict[str, Any]]) -> bytes:
     try:
         return orjson.dumps(rows)
-    except TypeError:  # integers beyond 64 bits
+    except TypeError:  # integers beyond 64 bits, nesting deeper than orjson writes (254)
+        if sys.getrecursionlimit() < 10_000:
+            sys.setrecursionlimit(10_000)  # the stdlib's writer: a level of it per level
         return json.dumps(rows, separators=(",", ":"), ensure_ascii=False).encode()
 
 

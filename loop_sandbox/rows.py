@@ -103,6 +103,9 @@ def generate_rows(
     fresh: bool = True,
     big_integers: bool = False,
     shuffled_keys: bool = False,
+    custom_fields: int = 0,
+    deep_nesting: int = 0,
+    tap_named_fields: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Yield the rows of the inclusive window ``[start, end]`` in time order.
 
@@ -114,6 +117,12 @@ def generate_rows(
     its edges (2**63 + k, 2**64 + k, -2**63 - 1 - k, 10**25 + k in turn). With
     ``shuffled_keys`` each row's keys, and those of its nested objects, come in an order
     of their own (JSON objects are unordered; a real service may write them so).
+    With ``custom_fields`` N, every row carries ``customFields``, an object of N keys of
+    its own (``cf_<k>_<i>``: keyed by id, as custom fields are), values of every JSON
+    type. With ``deep_nesting`` N, every row carries ``deep``, objects nested N levels
+    (``{"level": {"level": ... {"k": k}}}``). With ``tap_named_fields``, every row carries
+    Loop fields named like the tap's own: ``_loop_window_start``, ``_loop_window_end``
+    (date-times of Loop's) and ``_loop_export_id``.
     """
     step, per = slot_params(rows_per_day)
     teams = pools.TEAMS
@@ -222,9 +231,34 @@ def generate_rows(
             row["sentimentScore"] = (((h2 >> 12) & 0xFFFF) % 2001 - 1000) / 1000
         if big_integers:
             row["bigCounter"] = (2**63 + k, 2**64 + k, -(2**63) - 1 - k, 10**25 + k)[k % 4]
+        if custom_fields:
+            row["customFields"] = _custom_fields(k, custom_fields)
+        if deep_nesting:
+            deep: dict[str, Any] = {"k": k}
+            for _ in range(deep_nesting - 1):
+                deep = {"level": deep}
+            row["deep"] = deep
+        if tap_named_fields:
+            row["_loop_window_start"] = created
+            row["_loop_window_end"] = f"{created[:10]}T23:59:59Z"
+            row["_loop_export_id"] = f"loop-{k}"
         if shuffled_keys:
             row = _shuffled(row, random.Random(h))
         yield row
+
+
+def _custom_fields(k: int, count: int) -> dict[str, Any]:
+    """Row ``k``'s custom fields: ``count`` keys no other row has, values of each type."""
+    kinds = (
+        lambda i: f"value {k}.{i}",
+        lambda i: k * 1000 + i,
+        lambda i: (k + i) / 8,
+        lambda i: None,
+        lambda i: bool((k + i) & 1),
+        lambda i: {"label": f"l{i}", "n": [k, i]},
+        lambda i: 2**64 + k,
+    )
+    return {f"cf_{k}_{i}": kinds[(k + i) % len(kinds)](i) for i in range(count)}
 
 
 def _shuffled(value: Any, rng: random.Random) -> Any:
