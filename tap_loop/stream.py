@@ -140,9 +140,7 @@ class ReportStream(Stream):
 
     def _new_tracker(self) -> SchemaTracker:
         tap = self.loop_tap
-        return SchemaTracker(
-            self, tap.mapper, tap.write_message, self.settings.max_object_keys
-        )
+        return SchemaTracker(self, tap.mapper, tap.write_message, self.settings.max_object_keys)
 
     # -- state ----------------------------------------------------------------------------
     @override

@@ -42,8 +42,8 @@ __all__ = [
     "MAX_DEPTH",
     "TYPE_ORDER",
     "Folded",
-    "allow_deep_values",
     "SchemaInferrer",
+    "allow_deep_values",
     "infer_schema",
     "is_date",
     "is_date_time",
@@ -109,6 +109,7 @@ class Folded(NamedTuple):
             f"{self.path!r}: nested deeper than {MAX_DEPTH} levels: announced as free-form "
             "(stored as JSON), its values kept exactly"
         )
+
 
 # --------------------------------------------------------------------------- formats
 

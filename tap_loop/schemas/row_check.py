@@ -20,7 +20,6 @@ from typing import Any
 
 from tap_loop.schemas.inference import (
     _DATE_TIME_FAST,
-    Folded,
     _DATES,
     _FORMAT_CHECKS,
     _HEADS,
@@ -28,6 +27,7 @@ from tap_loop.schemas.inference import (
     _MIN_SEC,
     _PY_TO_JSON,
     _ZONES,
+    Folded,
     _is_any,
     _json_type_slow,
     _NoneType,

@@ -206,8 +206,10 @@ class TypedRows:
             names = [(self.fields[key], value) for key, value in values.items()]
         except KeyError:
             return None
-        unset = msgspec.UNSET if len(names) == 1 else (msgspec.UNSET,) * len(names)
-        present = attrgetter(*(name for name, _ in names)) if names else None
+        unset: Any = msgspec.UNSET if len(names) == 1 else (msgspec.UNSET,) * len(names)
+        present: Callable[[Any], Any] | None = (
+            attrgetter(*(name for name, _ in names)) if names else None
+        )
 
         def set_all(rows: list[Any]) -> bool:
             if present is not None and [*map(present, rows)].count(unset) != len(rows):
