@@ -103,6 +103,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help='every fourth row holds a lone surrogate escape ("Hello \\ud83d") and 1e400',
     )
+    p.add_argument(
+        "--custom-fields",
+        type=int,
+        default=0,
+        metavar="N",
+        help="rows carry customFields, an object of N keys no other row has (default 0)",
+    )
+    p.add_argument(
+        "--deep-nesting",
+        type=int,
+        default=0,
+        metavar="N",
+        help="rows carry deep, objects nested N levels (default 0: none)",
+    )
+    p.add_argument(
+        "--tap-named-fields",
+        action="store_true",
+        help="rows carry Loop fields named like the tap's (_loop_window_end, ...)",
+    )
     p.add_argument("--workdir", default=None, help="where rendered results go (default tmp)")
     p.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
     return p.parse_args(argv)
@@ -138,6 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         shuffled_keys=args.shuffled_keys,
         credential_query=args.credential_query,
         edge_values=args.edge_values,
+        custom_fields=args.custom_fields,
+        deep_nesting=args.deep_nesting,
+        tap_named_fields=args.tap_named_fields,
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

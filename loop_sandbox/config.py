@@ -17,6 +17,9 @@ ROW_OPTIONS = (
     "big_integers",
     "shuffled_keys",
     "edge_values",
+    "custom_fields",
+    "deep_nesting",
+    "tap_named_fields",
 )
 
 
@@ -44,6 +47,9 @@ class SandboxConfig:
     shuffled_keys: bool = False
     credential_query: bool = False
     edge_values: bool = False
+    custom_fields: int = 0
+    deep_nesting: int = 0
+    tap_named_fields: bool = False
 
     def updated(self, **options: Any) -> SandboxConfig:
         """A copy with ``options`` applied; ValueError on unknown names or bad values."""
@@ -70,6 +76,10 @@ class SandboxConfig:
             _number(self.max_range_days, "max_range_days")
         if self.drift_after is not None and not isinstance(self.drift_after, int):
             raise ValueError("drift_after must be epoch seconds (int) or null")
+        for count in ("custom_fields", "deep_nesting"):
+            value = getattr(self, count)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{count} must be a non-negative integer")
         if self.unknown_export_status not in (400, 404, 410):
             raise ValueError("unknown_export_status must be 400, 404 or 410")
         if self.bad_content_type_status not in (400, 415):
@@ -84,6 +94,7 @@ class SandboxConfig:
             "shuffled_keys",
             "credential_query",
             "edge_values",
+            "tap_named_fields",
         ):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be a boolean")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -44,6 +45,9 @@ class RenderSpec:
     big_integers: bool = False
     shuffled_keys: bool = False
     edge_values: bool = False
+    custom_fields: int = 0
+    deep_nesting: int = 0
+    tap_named_fields: bool = False
 
     def rows(self, *, fresh: bool = False) -> Iterator[dict[str, Any]]:
         """The rows this export contains."""
@@ -91,7 +95,9 @@ def _dumps(rows: list[dict[str, Any]], edge_values: bool = False) -> bytes:
         return json.dumps(rows, separators=(",", ":")).replace(":Infinity", ":1e400").encode()
     try:
         return orjson.dumps(rows)
-    except TypeError:  # integers beyond 64 bits
+    except TypeError:  # integers beyond 64 bits, nesting deeper than orjson writes (254)
+        if sys.getrecursionlimit() < 10_000:
+            sys.setrecursionlimit(10_000)  # the stdlib's writer: a level of it per level
         return json.dumps(rows, separators=(",", ":"), ensure_ascii=False).encode()
 
 

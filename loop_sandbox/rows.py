@@ -104,6 +104,9 @@ def generate_rows(
     big_integers: bool = False,
     shuffled_keys: bool = False,
     edge_values: bool = False,
+    custom_fields: int = 0,
+    deep_nesting: int = 0,
+    tap_named_fields: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Yield the rows of the inclusive window ``[start, end]`` in time order.
 
@@ -119,6 +122,12 @@ def generate_rows(
     (``k % 4 == 0``) holds values at JSON's edges there: a string ending in a lone
     surrogate (the file says ``"Hello \\ud83d"``) and ``inf`` (the file says ``1e400``),
     the others ``"Hello"`` and ``1.5``.
+    With ``custom_fields`` N, every row carries ``customFields``, an object of N keys of
+    its own (``cf_<k>_<i>``: keyed by id, as custom fields are), values of every JSON
+    type. With ``deep_nesting`` N, every row carries ``deep``, objects nested N levels
+    (``{"level": {"level": ... {"k": k}}}``). With ``tap_named_fields``, every row carries
+    Loop fields named like the tap's own: ``_loop_window_start``, ``_loop_window_end``
+    (date-times of Loop's) and ``_loop_export_id``.
     """
     step, per = slot_params(rows_per_day)
     teams = pools.TEAMS
@@ -231,9 +240,34 @@ def generate_rows(
             edge = k % 4 == 0
             row["edgeNote"] = "Hello \ud83d" if edge else "Hello"
             row["edgeReading"] = float("inf") if edge else 1.5
+        if custom_fields:
+            row["customFields"] = _custom_fields(k, custom_fields)
+        if deep_nesting:
+            deep: dict[str, Any] = {"k": k}
+            for _ in range(deep_nesting - 1):
+                deep = {"level": deep}
+            row["deep"] = deep
+        if tap_named_fields:
+            row["_loop_window_start"] = created
+            row["_loop_window_end"] = f"{created[:10]}T23:59:59Z"
+            row["_loop_export_id"] = f"loop-{k}"
         if shuffled_keys:
             row = _shuffled(row, random.Random(h))
         yield row
+
+
+def _custom_fields(k: int, count: int) -> dict[str, Any]:
+    """Row ``k``'s custom fields: ``count`` keys no other row has, values of each type."""
+    kinds = (
+        lambda i: f"value {k}.{i}",
+        lambda i: k * 1000 + i,
+        lambda i: (k + i) / 8,
+        lambda i: None,
+        lambda i: bool((k + i) & 1),
+        lambda i: {"label": f"l{i}", "n": [k, i]},
+        lambda i: 2**64 + k,
+    )
+    return {f"cf_{k}_{i}": kinds[(k + i) % len(kinds)](i) for i in range(count)}
 
 
 def _shuffled(value: Any, rng: random.Random) -> Any:

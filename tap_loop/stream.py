@@ -21,6 +21,7 @@ import typing as t
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.singerlib import SelectionMask
 from typing_extensions import override
 
 from tap_loop.config.settings import Run, Settings
@@ -41,7 +42,8 @@ from tap_loop.loop_api.windows import WindowPlan, plan_windows, to_epoch, to_iso
 from tap_loop.progress import Progress
 from tap_loop.results.json_rows import Batch, InvalidExport
 from tap_loop.results.open import open_batches, rows_digest
-from tap_loop.schemas.build import build_schema, ensure_key_fields
+from tap_loop.schemas.build import build_schema, ensure_key_fields, keep_loop_fields
+from tap_loop.schemas.inference import allow_deep_values
 from tap_loop.schemas.tracker import SchemaTracker
 from tap_loop.schemas.typed_rows import to_builtins
 from tap_loop.state_book import StateBook
@@ -54,6 +56,19 @@ LOGGER = logging.getLogger("tap_loop.stream")
 WINDOW_START = "_loop_window_start"
 WINDOW_END = "_loop_window_end"
 EXPORT_ID = "_loop_export_id"
+
+
+class _RememberingMask(SelectionMask):
+    """singer-sdk's selection mask, remembering what it inherits: its walk over each
+    record (field selection, on the general path) looks up every level of a value, and
+    an unremembered lookup climbs to the root, cubic in the depth (1,000 levels: minutes
+    a row). Remembered answers are the inherited ones, so every answer is unchanged."""
+
+    @override
+    def __missing__(self, breadcrumb: tuple[str, ...]) -> bool:
+        selected = super().__missing__(breadcrumb)
+        self[breadcrumb] = selected
+        return selected
 
 
 class ReportStream(Stream):
@@ -88,6 +103,15 @@ class ReportStream(Stream):
     def primary_keys(self, value: t.Sequence[str] | None) -> None:
         self._keys = list(value or [])
 
+    @property
+    @override
+    def mask(self) -> SelectionMask:
+        """singer-sdk's mask, as a :class:`_RememberingMask`."""
+        mask = super().mask
+        if type(mask) is not _RememberingMask:
+            mask = self._mask = _RememberingMask(mask)
+        return mask
+
     @classmethod
     def without_catalog(cls, tap: Tap, run: Run) -> ReportStream:
         """The stream of a sync without a catalog: the tap's own fields and the
@@ -114,7 +138,7 @@ class ReportStream(Stream):
 
     def _new_tracker(self) -> SchemaTracker:
         tap = self.loop_tap
-        return SchemaTracker(self, tap.mapper, tap.write_message)
+        return SchemaTracker(self, tap.mapper, tap.write_message, self.settings.max_object_keys)
 
     # -- state ----------------------------------------------------------------------------
     @override
@@ -334,7 +358,10 @@ class ReportStream(Stream):
 
         Typed rows (decoded by the tracker, so they fit) go out as they are on the fast
         path, as dicts on singer-sdk's general path. Other rows are checked one by one,
-        and a wider schema is announced before the row that needs it."""
+        and a wider schema is announced before the row that needs it. A field of Loop's
+        named like an origin field is kept under ``_loop_source_`` + its name
+        (:func:`~tap_loop.schemas.build.keep_loop_fields`), never overwritten."""
+        allow_deep_values()  # rows may nest as deep as the reader accepts
         window = done.window
         origin = {
             WINDOW_START: window.start_iso,
@@ -345,12 +372,13 @@ class ReportStream(Stream):
             tracker = self._tracker
             if typed:
                 set_origin = tracker.origin_setter(origin) if tracker is not None else None
-                if set_origin is not None:
-                    set_origin(rows)
+                if set_origin is not None and set_origin(rows):
                     yield from rows if self._structs_out else map(to_builtins, rows)
                     continue
                 rows = [to_builtins(row) for row in rows]
             for row in rows:
+                if WINDOW_START in row or WINDOW_END in row or EXPORT_ID in row:
+                    row = keep_loop_fields(row)
                 row.update(origin)
                 if tracker is not None:
                     tracker.observe(row)

@@ -222,6 +222,17 @@ SETTINGS: tuple[Setting, ...] = (
         POSITIVE,
     ),
     Setting(
+        "max_object_keys",
+        "integer",
+        "Max object keys",
+        "A nested object (at any depth, not the row itself) whose distinct keys, in the "
+        "sample or during a sync, pass this many is announced as a free-form object (no "
+        "properties: targets store it as JSON) instead of one field per key; its values "
+        "are kept exactly. Bounds the SCHEMA messages of objects keyed by name or id.",
+        100,
+        AT_LEAST_ONE,
+    ),
+    Setting(
         "schema_overrides",
         "object",
         "Schema overrides",

@@ -44,6 +44,7 @@ class Settings:
     primary_keys: list[str] | None
     schema_sample_seconds: int
     schema_sample_rows: int
+    max_object_keys: int
     schema_overrides: dict[str, t.Any]
     result_format: str
     min_window_seconds: int
@@ -359,6 +360,7 @@ def load_settings(config: t.Mapping[str, t.Any], *, require_token: bool = True) 
         primary_keys=c.get("primary_keys", _string_list),
         schema_sample_seconds=_scaled(sample_days, 86400),
         schema_sample_rows=c.get("schema_sample_rows", _integer),
+        max_object_keys=c.get("max_object_keys", _integer),
         schema_overrides=_schema_overrides(c),
         result_format=c.get("result_format", _result_format),
         min_window_seconds=_scaled(min_window, 60),

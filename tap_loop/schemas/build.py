@@ -4,6 +4,8 @@
 - :func:`build_schema` combines inferred fields, the user's ``schema`` overrides and the
   tap's fields into the schema discovery announces.
 - :func:`choose_keys` picks the key properties (``primary_keys``, else an ``id`` field).
+- :func:`keep_loop_fields`: a field of Loop's named like one of the tap's fields is kept
+  under :func:`source_name` (``_loop_source_`` + its name), in schemas and rows alike.
 """
 
 from __future__ import annotations
@@ -33,6 +35,32 @@ TAP_FIELDS: dict[str, dict[str, t.Any]] = {
 }
 
 
+#: Prefix of the name a Loop field named like one of the tap's fields is kept under.
+SOURCE_PREFIX = "_loop_source_"
+
+
+def source_name(name: str, taken: t.Container[str] = ()) -> str:
+    """The name Loop's field ``name`` (one of the tap's field names) is kept under:
+    ``_loop_source_`` + ``name`` (``_loop_source__loop_window_end``), the prefix repeated
+    while that name is in ``taken`` (Loop's other fields)."""
+    name = SOURCE_PREFIX + name
+    while name in taken or name in TAP_FIELDS:
+        name = SOURCE_PREFIX + name
+    return name
+
+
+def keep_loop_fields(fields: dict[str, t.Any]) -> dict[str, t.Any]:
+    """``fields`` (a row, or schema properties, of Loop's) with each one named like a
+    tap's field renamed by :func:`source_name`, in place in the order; ``fields`` itself
+    when none is."""
+    if TAP_FIELDS.keys().isdisjoint(fields):
+        return fields
+    return {
+        (source_name(key, fields) if key in TAP_FIELDS else key): value
+        for key, value in fields.items()
+    }
+
+
 def base_schema() -> dict[str, t.Any]:
     """The schema before anything is known of Loop's fields: the tap's own fields only."""
     return {"type": "object", "properties": copy.deepcopy(TAP_FIELDS)}
@@ -44,7 +72,7 @@ def build_schema(
     """Inferred properties, then the user's overrides (replace or add), then the tap's."""
     properties: dict[str, t.Any] = {}
     if inferred:
-        properties.update(copy.deepcopy(inferred.get("properties", {})))
+        properties.update(keep_loop_fields(copy.deepcopy(inferred.get("properties", {}))))
     for name, definition in (overrides or {}).items():
         properties[name] = copy.deepcopy(definition)
     properties.update(copy.deepcopy(TAP_FIELDS))

@@ -16,6 +16,12 @@ the user-facing version):
   ``YYYY-MM-DD`` dates get ``"format": "date"``; any other mix drops the format.
 * ``"type"`` is a plain string when it names one type and a list otherwise;
   properties keep their first-seen order; output is deterministic.
+* Bounded schemas, values kept whole: objects and arrays nested more than
+  ``MAX_DEPTH`` levels below the row get a free-form node (an object without
+  ``properties``, an array with ``"items": {}``), whatever lies below, so schema work
+  never recurses deeper than that; a nested object (not the row) with more distinct keys
+  than ``max_object_keys`` is a free-form object too (see :meth:`SchemaInferrer.schema`).
+  A free-form object accepts any object (targets store it as JSON).
 
 A schema node without ``"type"`` (``{}``, or only ``anyOf``/``$ref``/... ) accepts
 anything.
@@ -26,14 +32,18 @@ from __future__ import annotations
 import copy
 import operator
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from itertools import chain, compress, repeat
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
+    "MAX_DEPTH",
     "TYPE_ORDER",
+    "Folded",
     "SchemaInferrer",
+    "allow_deep_values",
     "infer_schema",
     "is_date",
     "is_date_time",
@@ -55,6 +65,51 @@ TYPE_ORDER: tuple[str, ...] = (
     "null",
 )
 _RANK = {name: i for i, name in enumerate(TYPE_ORDER)}
+
+#: Levels of objects and arrays below the row that get a schema of their own; deeper
+#: ones are free-form (any value). 32 is far beyond any real report's shape (Loop's rows
+#: nest 3 levels) and far from Python's recursion limit, which every schema walk
+#: (copies, checks, typed rows, singer-sdk's) must stay under.
+MAX_DEPTH = 32
+
+
+#: Nesting the reader's parser (orjson) accepts in an export's text; the rows' values
+#: may be this deep.
+VALUE_DEPTH = 1024
+#: Python's recursion limit while rows are read and written: msgspec's and the stdlib's
+#: JSON coders, and singer-sdk's walks over a record (field selection), take a level of it
+#: per level of a value, and Python's default (1000) is less than ``VALUE_DEPTH``.
+RECURSION_LIMIT = 10 * VALUE_DEPTH
+
+
+def allow_deep_values() -> None:
+    """Raise Python's recursion limit to ``RECURSION_LIMIT`` (never lower it), so a
+    value ``VALUE_DEPTH`` levels deep can be decoded, walked and written."""
+    if sys.getrecursionlimit() < RECURSION_LIMIT:
+        sys.setrecursionlimit(RECURSION_LIMIT)
+
+
+class Folded(NamedTuple):
+    """A place of the schema made free-form: its path (``a.b``, ``[]`` for array items)
+    and why: ``keys`` distinct keys over ``max_object_keys``, or (``keys`` 0) nested
+    deeper than ``MAX_DEPTH``."""
+
+    path: str
+    keys: int
+
+    def describe(self, max_object_keys: int | None) -> str:
+        """The fold in words, for a log line."""
+        if self.keys:
+            return (
+                f"{self.path!r}: an object with {self.keys} distinct keys, more than "
+                f"max_object_keys ({max_object_keys}): announced as a free-form object "
+                "(stored as JSON), its values kept exactly"
+            )
+        return (
+            f"{self.path!r}: nested deeper than {MAX_DEPTH} levels: announced as free-form "
+            "(stored as JSON), its values kept exactly"
+        )
+
 
 # --------------------------------------------------------------------------- formats
 
@@ -257,9 +312,10 @@ def _of_type(values: list[Any], kind: type, kinds: set[type] | None = None) -> l
 class _Acc:
     """What was observed at one place of the rows (a property, or array items)."""
 
-    __slots__ = ("fmt", "items", "props", "types")
+    __slots__ = ("depth", "fmt", "items", "props", "types")
 
-    def __init__(self) -> None:
+    def __init__(self, depth: int = 0) -> None:
+        self.depth = depth  # levels of objects and arrays above (0: the row)
         self.types: set[str] = set()
         self.fmt: str | bool | None = True  # True: no string seen yet; None: no format
         self.props: dict[str, _Acc] | None = None
@@ -273,12 +329,14 @@ class _Acc:
             if fmt is not None:
                 seen = _string_format(value)
                 self.fmt = seen if (fmt is True or fmt == seen) else None
+        elif self.depth >= MAX_DEPTH:
+            pass  # free-form below: values are not looked into
         elif name == "object":
             self.add_object(value)
         elif name == "array" and value:
             items = self.items
             if items is None:
-                items = self.items = _Acc()
+                items = self.items = _Acc(self.depth + 1)
             for element in value:
                 items.add(element)
 
@@ -299,13 +357,15 @@ class _Acc:
                 self.fmt = seen if (fmt is True or fmt == seen) else None
             else:
                 self.fmt = None
+        if self.depth >= MAX_DEPTH:
+            return  # free-form below: values are not looked into
         if dict in kinds:
             self.add_objects(_of_type(values, dict, kinds))
         if list in kinds:
             elements = [*_from_iterable(_of_type(values, list, kinds))]
             if elements:
                 if self.items is None:
-                    self.items = _Acc()
+                    self.items = _Acc(self.depth + 1)
                 self.items.add_many(elements)
 
     def add_objects(self, objects: list[dict[str, Any]]) -> None:
@@ -317,7 +377,7 @@ class _Acc:
         for key in dict.fromkeys(_from_iterable(objects)):  # first-seen order
             acc = props.get(key)
             if acc is None:
-                acc = props[key] = _Acc()
+                acc = props[key] = _Acc(self.depth + 1)
             # A missing key reads as None: the same schema, since properties are nullable.
             acc.add_many(list(map(_dict_get, objects, repeat(key, count))))
 
@@ -328,10 +388,19 @@ class _Acc:
         for key, value in obj.items():
             acc = props.get(key)
             if acc is None:
-                acc = props[key] = _Acc()
+                acc = props[key] = _Acc(self.depth + 1)
             acc.add(value)
 
-    def to_schema(self, nullable: bool) -> dict[str, Any]:
+    def to_schema(
+        self,
+        nullable: bool,
+        max_keys: int | None = None,
+        path: str = "",
+        folded: list[Folded] | None = None,
+    ) -> dict[str, Any]:
+        """The schema of what was seen here; nested objects with more than ``max_keys``
+        distinct keys, and places deeper than ``MAX_DEPTH``, are free-form (each such
+        place added to ``folded``)."""
         names = set(self.types)
         if nullable:
             names.add("null")
@@ -340,15 +409,34 @@ class _Acc:
         schema: dict[str, Any] = {"type": _type_value(_sorted_types(names))}
         if "string" in names and isinstance(self.fmt, str):
             schema["format"] = self.fmt
-        if "object" in names:
-            schema["properties"] = _props_schema(self.props or {})
+        deep = self.depth >= MAX_DEPTH
+        if deep and ("object" in names or "array" in names) and folded is not None:
+            folded.append(Folded(path, 0))
+        if "object" in names and not deep:
+            props = self.props or {}
+            if max_keys is not None and len(props) > max_keys:
+                if folded is not None:
+                    folded.append(Folded(path, len(props)))
+            else:
+                schema["properties"] = _props_schema(props, max_keys, path, folded)
         if "array" in names:
-            schema["items"] = {} if self.items is None else self.items.to_schema(False)
+            items = self.items
+            schema["items"] = (
+                {} if items is None else items.to_schema(False, max_keys, f"{path}[]", folded)
+            )
         return schema
 
 
-def _props_schema(props: Mapping[str, _Acc]) -> dict[str, Any]:
-    return {key: acc.to_schema(True) for key, acc in props.items()}
+def _props_schema(
+    props: Mapping[str, _Acc],
+    max_keys: int | None = None,
+    path: str = "",
+    folded: list[Folded] | None = None,
+) -> dict[str, Any]:
+    return {
+        key: acc.to_schema(True, max_keys, f"{path}.{key}" if path else key, folded)
+        for key, acc in props.items()
+    }
 
 
 class SchemaInferrer:
@@ -358,6 +446,7 @@ class SchemaInferrer:
         self._root = _Acc()
         self._root.props = {}
         self.rows = 0
+        self.folded: list[Folded] = []
 
     def add(self, row: Mapping[str, Any]) -> None:
         """Take one row (a JSON object) into account."""
@@ -375,9 +464,15 @@ class SchemaInferrer:
         self._root.add_objects(rows)
         self.rows += len(rows)
 
-    def schema(self) -> dict[str, Any]:
-        """The schema of the rows added so far (a new dict each call)."""
-        return {"type": "object", "properties": _props_schema(self._root.props or {})}
+    def schema(self, max_object_keys: int | None = None) -> dict[str, Any]:
+        """The schema of the rows added so far (a new dict each call).
+
+        A nested object (not the row) with more than ``max_object_keys`` distinct keys
+        over all rows is a free-form object; ``folded`` then lists it (and any place
+        deeper than ``MAX_DEPTH``)."""
+        self.folded = []
+        props = _props_schema(self._root.props or {}, max_object_keys, "", self.folded)
+        return {"type": "object", "properties": props}
 
 
 def infer_schema(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -388,10 +483,19 @@ def infer_schema(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return inferrer.schema()
 
 
-def value_schema(value: Any, nullable: bool) -> dict[str, Any]:
-    acc = _Acc()
+def value_schema(
+    value: Any,
+    nullable: bool,
+    depth: int = 1,
+    max_keys: int | None = None,
+    path: str = "",
+    folded: list[Folded] | None = None,
+) -> dict[str, Any]:
+    """The schema of one value found ``depth`` levels below the row (1: a row's field),
+    with the bounds of :meth:`_Acc.to_schema`."""
+    acc = _Acc(depth)
     acc.add(value)
-    return acc.to_schema(nullable)
+    return acc.to_schema(nullable, max_keys, path, folded)
 
 
 # ----------------------------------------------------------------------------- merge

@@ -27,6 +27,7 @@ from tap_loop.schemas.inference import (
     _MIN_SEC,
     _PY_TO_JSON,
     _ZONES,
+    Folded,
     _is_any,
     _json_type_slow,
     _NoneType,
@@ -64,46 +65,69 @@ def fits(node: Any, value: Any) -> bool:
     return True
 
 
-def _widen(node: Any, value: Any) -> Any:
-    """The node widened just enough to accept the value (``node`` itself if it fits)."""
-    if _is_any(node):
+class _Widening:
+    """Widens schema nodes just enough to accept values, within the bounds of
+    :mod:`~tap_loop.schemas.inference`: a nested object (not the row) whose properties
+    would pass ``max_keys`` becomes a free-form object, as does what lies deeper than
+    ``MAX_DEPTH``; ``folded`` lists each such place. Recursion follows the schema, never
+    deeper than the value's free-form places."""
+
+    def __init__(self, max_keys: int | None) -> None:
+        self.max_keys = max_keys
+        self.folded: list[Folded] = []
+
+    def node(self, node: Any, value: Any, depth: int, path: str) -> Any:
+        """``node`` (``depth`` levels below the row) widened to accept ``value``
+        (``node`` itself if it fits)."""
+        if _is_any(node):
+            return node
+        names = _types_of(node) or []
+        t = json_type(value)
+        if t not in names and not (t == "integer" and "number" in names):
+            new = value_schema(value, False, depth, self.max_keys, path, self.folded)
+            return merge_schemas(node, new)
+        if t == "string":
+            check = _FORMAT_CHECKS.get(node.get("format"))
+            if check is None or check(value):
+                return node
+            return {k: v for k, v in node.items() if k != "format"}
+        if t == "object":
+            props = node.get("properties")
+            if props is None:
+                return node
+            new_props = self.props(props, value, depth + 1, path)
+            if new_props is props:
+                return node
+            if self.max_keys is not None and len(new_props) > self.max_keys:
+                self.folded.append(Folded(path, len(new_props)))
+                return {k: v for k, v in node.items() if k != "properties"}
+            return {**node, "properties": new_props}
+        if t == "array":
+            items = node.get("items")
+            if items is None:
+                return node
+            new_items = items
+            for element in value:
+                new_items = self.node(new_items, element, depth + 1, f"{path}[]")
+            return node if new_items is items else {**node, "items": new_items}
         return node
-    names = _types_of(node) or []
-    t = json_type(value)
-    if t not in names and not (t == "integer" and "number" in names):
-        return merge_schemas(node, value_schema(value, False))
-    if t == "string":
-        check = _FORMAT_CHECKS.get(node.get("format"))
-        if check is None or check(value):
-            return node
-        return {k: v for k, v in node.items() if k != "format"}
-    if t == "object":
-        props = node.get("properties")
-        if props is None:
-            return node
-        new_props = _widen_props(props, value)
-        return node if new_props is props else {**node, "properties": new_props}
-    if t == "array":
-        items = node.get("items")
-        if items is None:
-            return node
-        new_items = items
-        for element in value:
-            new_items = _widen(new_items, element)
-        return node if new_items is items else {**node, "items": new_items}
-    return node
 
-
-def _widen_props(props: Mapping[str, Any], obj: Mapping[str, Any]) -> Any:
-    new: dict[str, Any] | None = None
-    for key, value in obj.items():
-        sub = props.get(key)
-        widened = value_schema(value, True) if sub is None else _widen(sub, value)
-        if widened is not sub:
-            if new is None:
-                new = dict(props)
-            new[key] = widened
-    return props if new is None else new
+    def props(self, props: Mapping[str, Any], obj: Mapping[str, Any], depth: int, path: str) -> Any:
+        """``props`` (of an object ``depth - 1`` levels below the row) widened to accept
+        the object ``obj`` (``props`` itself if it fits)."""
+        new: dict[str, Any] | None = None
+        for key, value in obj.items():
+            sub = props.get(key)
+            sub_path = f"{path}.{key}" if path else key
+            if sub is None:
+                widened = value_schema(value, True, depth, self.max_keys, sub_path, self.folded)
+            else:
+                widened = self.node(sub, value, depth, sub_path)
+            if widened is not sub:
+                if new is None:
+                    new = dict(props)
+                new[key] = widened
+        return props if new is None else new
 
 
 # -------------------------------------------------------------------- change report
@@ -379,11 +403,14 @@ class SchemaGuard:
     #: None if msgspec's types cannot express the schema.
     typed: TypedRows | None
 
-    def __init__(self, schema: Mapping[str, Any]) -> None:
+    def __init__(self, schema: Mapping[str, Any], max_object_keys: int | None = None) -> None:
         """Guard rows against ``schema``: an object schema with ``properties``.
 
-        Without ``properties`` every row fits and nothing is ever widened.
+        Without ``properties`` every row fits and nothing is ever widened. Widening
+        makes a nested object whose properties would pass ``max_object_keys`` (None: no
+        bound) a free-form object (see :mod:`~tap_loop.schemas.inference`).
         """
+        self._max_keys = max_object_keys
         self._set(copy.deepcopy(dict(schema)))
 
     def _set(self, schema: dict[str, Any]) -> None:
@@ -402,11 +429,19 @@ class SchemaGuard:
         return copy.deepcopy(self._schema)
 
     def _widened(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The schema widened for ``row``."""
+        return self._widening(row)[0]
+
+    def _widening(self, row: Mapping[str, Any]) -> tuple[dict[str, Any], list[Folded]]:
+        """The schema widened for ``row``, and the places that became free-form."""
         props = self._props
         if props is None:
-            return self._schema
-        new_props = _widen_props(props, row)
-        return self._schema if new_props is props else {**self._schema, "properties": new_props}
+            return self._schema, []
+        widening = _Widening(self._max_keys)
+        new_props = widening.props(props, row, 1, "")
+        if new_props is props:
+            return self._schema, []
+        return {**self._schema, "properties": new_props}, widening.folded
 
     def widen(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """Widen the schema to fit the row, update the guard, and return the new schema.
@@ -423,7 +458,11 @@ class SchemaGuard:
         """What ``widen(row)`` would change, as readable lines (empty if the row fits)."""
         if self.check(row):
             return []
-        return describe_changes(self._schema, self._widened(row))
+        new, folded = self._widening(row)
+        return [
+            *(place.describe(self._max_keys) for place in folded),
+            *describe_changes(self._schema, new),
+        ]
 
     def unknown_fields(self, row: Mapping[str, Any]) -> list[str]:
         """Top-level keys of the row that the schema lacks, in row order.

@@ -7,7 +7,7 @@ import logging
 import typing as t
 
 from tap_loop.schemas.build import build_schema, choose_keys, with_keys
-from tap_loop.schemas.inference import SchemaInferrer
+from tap_loop.schemas.inference import SchemaInferrer, allow_deep_values
 
 if t.TYPE_CHECKING:
     from tap_loop.config.settings import Settings
@@ -26,6 +26,7 @@ class Sample:
     null (key candidates)."""
 
     def __init__(self) -> None:
+        allow_deep_values()  # the rows it takes may nest up to VALUE_DEPTH levels
         self.inferrer = SchemaInferrer()
         self.never_null: set[str] | None = None
         self.rows = 0
@@ -49,15 +50,18 @@ class Sample:
         }
         self.never_null = present if self.never_null is None else self.never_null & present
 
-    def inferred(self) -> dict[str, t.Any] | None:
-        """The schema inferred from the rows added; None when none was."""
-        return None if self.never_null is None else self.inferrer.schema()
+    def inferred(self, max_object_keys: int | None = None) -> dict[str, t.Any] | None:
+        """The schema inferred from the rows added (nested objects with more distinct
+        keys than ``max_object_keys`` free-form); None when none was."""
+        return None if self.never_null is None else self.inferrer.schema(max_object_keys)
 
     def schema_and_keys(
         self, settings: Settings, source: str
     ) -> tuple[dict[str, t.Any], list[str]]:
         """The schema and key properties of the rows added (read from ``source``)."""
-        inferred = self.inferred()
+        inferred = self.inferred(settings.max_object_keys)
+        for place in self.inferrer.folded:
+            LOGGER.warning("Schema: %s", place.describe(settings.max_object_keys))
         if inferred is None:
             LOGGER.warning(
                 "The %s had no rows: the schema holds only the tap's own fields and the "

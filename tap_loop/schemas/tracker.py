@@ -37,11 +37,14 @@ class SchemaTracker:
         stream: Stream,
         mapper: PluginMapper,
         write_message: t.Callable[[singer.Message], None],
+        max_object_keys: int | None = None,
     ) -> None:
+        """``max_object_keys``: the bound of the ``max_object_keys`` setting (see
+        :class:`~tap_loop.schemas.row_check.SchemaGuard`)."""
         self.stream = stream
         self.mapper = mapper
         self.write_message = write_message
-        self.guard = SchemaGuard(stream.effective_schema)
+        self.guard = SchemaGuard(stream.effective_schema, max_object_keys)
         self.schema = self.guard.schema
         mask = stream.mask
         self.pinned = any(
@@ -55,8 +58,10 @@ class SchemaTracker:
         typed = self.guard.typed
         return None if typed is None else typed.decode(text)
 
-    def origin_setter(self, origin: dict[str, str]) -> t.Callable[[list[t.Any]], None] | None:
-        """Sets the tap's origin fields on typed rows, if those values fit the schema."""
+    def origin_setter(self, origin: dict[str, str]) -> t.Callable[[list[t.Any]], bool] | None:
+        """Sets the tap's origin fields on typed rows, if those values fit the schema
+        (None if not); the setter answers False, changing nothing, when a row already
+        has one of them (a field of Loop's, to be kept under another name)."""
         typed = self.guard.typed
         if typed is None or not self.guard.check(origin):
             return None

@@ -199,17 +199,25 @@ class TypedRows:
         probe = self._probe
         return rows if probe is None or probe(rows) else None
 
-    def setter(self, values: Mapping[str, Any]) -> Callable[[list[Any]], None] | None:
-        """Sets these fields on each Struct of a list; None if one is not in the schema."""
+    def setter(self, values: Mapping[str, Any]) -> Callable[[list[Any]], bool] | None:
+        """Sets these fields on each Struct of a list, if no Struct has any of them yet
+        (else changes nothing and answers False); None if one is not in the schema."""
         try:
             names = [(self.fields[key], value) for key, value in values.items()]
         except KeyError:
             return None
+        unset: Any = msgspec.UNSET if len(names) == 1 else (msgspec.UNSET,) * len(names)
+        present: Callable[[Any], Any] | None = (
+            attrgetter(*(name for name, _ in names)) if names else None
+        )
 
-        def set_all(rows: list[Any]) -> None:
+        def set_all(rows: list[Any]) -> bool:
+            if present is not None and [*map(present, rows)].count(unset) != len(rows):
+                return False
             for row in rows:
                 for name, value in names:
                     setattr(row, name, value)
+            return True
 
         return set_all
 

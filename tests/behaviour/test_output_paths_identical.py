@@ -48,6 +48,8 @@ CASES: dict[str, tuple[dict[str, t.Any], str]] = {
         {"sandbox": {"shuffled_keys": True}, "no_catalog": True},
         "fast",
     ),
+    # Loop fields named like the tap's: kept under _loop_source_<name> on both paths
+    "Loop fields named like the tap's": ({"sandbox": {"tap_named_fields": True}}, "fast"),
     "xlsx": ({"result_format": "xlsx"}, "fast"),
     "alias": ({"stream_maps": {"report": {"__alias__": "loop_report"}}}, "singer-sdk general"),
     "drop, add, rename": (

@@ -371,3 +371,21 @@ def test_date_time_fast_pattern_implies_is_date_time() -> None:
         row = {"at": text}
         assert g.check(row) is is_date_time(text) is _fits(g.schema, row), text
     assert matched > 500
+
+
+def test_a_nested_object_past_max_object_keys_widens_to_a_free_form_object() -> None:
+    g = SchemaGuard(infer_schema([{"custom": {"a": 1}}]), max_object_keys=3)
+    row = {"custom": {"b": 1, "c": "x", "d": None}}
+    assert g.changes(row)[0].startswith("'custom': an object with 4 distinct keys")
+    assert g.widen(row)["properties"]["custom"] == {"type": ["object", "null"]}
+    assert g.check({"custom": {"any": {"deep": [1]}}}) and g.check(row)
+    top = SchemaGuard(infer_schema([{"a": 1}]), max_object_keys=1)  # the row: never folded
+    assert "properties" in top.widen({"b": 1, "c": 2})
+
+
+def test_values_deeper_than_the_schema_bound_fit_a_free_form_node() -> None:
+    deep: dict = {"k": 1}
+    for _ in range(999):
+        deep = {"level": deep}
+    g = SchemaGuard(infer_schema([{"deep": deep}]))
+    assert g.check({"deep": deep}) and g.typed is not None
