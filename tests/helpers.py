@@ -121,6 +121,20 @@ def tap_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def run_diagnose(config: dict, out: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``tap-loop --diagnose`` (``--diagnose=out`` with ``out``): its stdout is the text
+    report, not Singer messages."""
+    flag = "--diagnose" if out is None else f"--diagnose={out}"
+    return subprocess.run(
+        tap_command(config, extra=[flag]),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=tap_env(),
+        check=False,
+    )
+
+
 def run_tap(
     config: dict,
     state: dict | None = None,

@@ -4,15 +4,13 @@ process against the sandbox over HTTP."""
 from __future__ import annotations
 
 import json
-import subprocess
 
 from tests.helpers import (
     DAY,
     EPOCH_2026_11_01,
     error_lines,
+    run_diagnose,
     run_tap,
-    tap_command,
-    tap_env,
 )
 
 
@@ -26,18 +24,6 @@ START = EPOCH_2026_11_01
 
 
 # -- --diagnose -------------------------------------------------------------------------
-def diagnose(config, out):
-    """Run ``tap-loop --diagnose=out``: its stdout is the text report, not Singer messages."""
-    return subprocess.run(
-        tap_command(config, extra=[f"--diagnose={out}"]),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=tap_env(),
-        check=False,
-    )
-
-
 def test_test_mode_ends_with_a_success_line_and_no_error(sandbox, config):
     run = run_tap(config, extra=["--test"])
     assert run.returncode == 0, run.stderr
@@ -50,7 +36,7 @@ def test_test_mode_ends_with_a_success_line_and_no_error(sandbox, config):
 
 def test_diagnose_reports_what_it_saw_and_writes_a_redacted_file(sandbox, config, tmp_path):
     out = tmp_path / "report.json"
-    run = diagnose(config, out)
+    run = run_diagnose(config, out)
     assert run.returncode == 0, run.stderr
     assert '"Processing" (str) read as Processing' in run.stdout
     assert "JSON array" in run.stdout and "key: ['id']" in run.stdout
@@ -75,7 +61,7 @@ def test_diagnose_shows_what_it_tolerated(sandbox, config, tmp_path):
         ]
     )
     out = tmp_path / "report.json"
-    run = diagnose(config, out)
+    run = run_diagnose(config, out)
     assert run.returncode == 0, run.stderr
     report = json.loads(out.read_text())
     assert report["result"]["bom"] is True
@@ -87,7 +73,7 @@ def test_diagnose_shows_what_it_tolerated(sandbox, config, tmp_path):
 
 def test_diagnose_with_a_wrong_token_reports_the_401_and_exits_1(sandbox, config, tmp_path):
     out = tmp_path / "report.json"
-    run = diagnose({**config, "api_token": "nope-nope-0002"}, out)
+    run = run_diagnose({**config, "api_token": "nope-nope-0002"}, out)
     assert run.returncode == 1
     assert "-> 401" in run.stdout
     (line,) = error_lines(run.stderr)

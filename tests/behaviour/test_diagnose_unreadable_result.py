@@ -4,25 +4,12 @@ would stop. The tap as a real process against the sandbox over HTTP."""
 
 from __future__ import annotations
 
-import subprocess
-
-from tests.helpers import error_lines, tap_command, tap_env
-
-
-def diagnose(config):
-    return subprocess.run(
-        tap_command(config, extra=["--diagnose"]),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=tap_env(),
-        check=False,
-    )
+from tests.helpers import error_lines, run_diagnose
 
 
 def test_an_html_page_every_time_fails_the_diagnosis_as_it_would_fail_a_sync(sandbox, config):
     sandbox.add_fault({"target": "download", "kind": "html_page", "times": -1})
-    run = diagnose(config)
+    run = run_diagnose(config)
     assert run.returncode == 1, run.stdout
     assert "worked end to end" not in run.stdout
     assert "unreadable" in run.stdout and "not JSON" in run.stdout
@@ -34,7 +21,7 @@ def test_an_html_page_every_time_fails_the_diagnosis_as_it_would_fail_a_sync(san
 
 def test_an_html_page_once_is_downloaded_again_and_said(sandbox, config):
     sandbox.add_fault({"target": "download", "kind": "html_page", "times": 1})
-    run = diagnose(config)
+    run = run_diagnose(config)
     assert run.returncode == 0, run.stderr
     assert "after 1 unreadable download(s), downloaded again as a sync would" in run.stdout
     assert "worked end to end once downloaded again" in run.stdout

@@ -4,7 +4,6 @@ download host; the tap as a real process against the sandbox over HTTP."""
 from __future__ import annotations
 
 import json
-import subprocess
 import typing as t
 from urllib.parse import quote, quote_plus
 
@@ -14,9 +13,8 @@ from tests.helpers import (
     TOKEN,
     api_calls,
     error_lines,
+    run_diagnose,
     run_tap,
-    tap_command,
-    tap_env,
 )
 
 
@@ -114,14 +112,7 @@ def test_diagnose_keeps_query_credentials_out_of_its_report_and_file(sandbox, co
     sandbox.configure(credential_query=True)
     sandbox.add_fault({"target": "download", "kind": "expire_url", "then": "fresh"})
     out = tmp_path / "report.json"
-    run = subprocess.run(
-        tap_command(config, extra=[f"--diagnose={out}"]),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=tap_env(),
-        check=False,
-    )
+    run = run_diagnose(config, out)
     assert run.returncode == 1, run.stderr
     text = out.read_text()
     assert "HTTP 403" in json.loads(text)["error"]
