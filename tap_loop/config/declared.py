@@ -3,9 +3,13 @@ description, secret, required.
 
 Derived from :data:`SETTINGS`: the tap's JSON Schema (:func:`config_jsonschema`), the
 defaults and bounds :func:`tap_loop.config.settings.load_settings` applies
-(:data:`DECLARED`), and the tap-loop extractor's ``settings:`` in ``meltano.yml``
-(:func:`meltano_settings`, written by ``python -m tap_loop.config.declared --write
-meltano.yml``; tests/unit/config/test_declared.py fails when the file differs).
+(:data:`DECLARED`), the tap-loop extractor's ``settings:`` in ``meltano.yml``
+(:func:`meltano_settings`, then singer-sdk's own :data:`SDK_SETTINGS`) and the Meltano
+Hub plugin definition ``hub/extractors/tap-loop/tap-loop.yml`` (:func:`hub_definition`:
+those settings, the fields it shares with meltano.yml in :data:`PLUGIN`, the Hub's own in
+:data:`HUB_ONLY`). Both files are written by ``python -m tap_loop.config.declared --write
+meltano.yml --hub hub/extractors/tap-loop/tap-loop.yml``; tests/unit/config/test_declared.py
+and test_declared_hub.py fail when a file differs.
 
 Fractional settings (type ``number``) accept numbers or numeric strings and are
 ``kind: string`` for Meltano: Meltano 4.4 crashes writing a tap's config for
@@ -330,9 +334,156 @@ def config_jsonschema() -> dict[str, t.Any]:
 
 
 def meltano_settings() -> list[dict[str, t.Any]]:
-    """The entries of the tap-loop extractor's ``settings:`` in ``meltano.yml``
-    (singer-sdk's own settings, stream maps and flattening, follow them there)."""
+    """The entries of the declared settings in the tap-loop extractor's ``settings:``
+    (singer-sdk's own, :data:`SDK_SETTINGS`, follow them there)."""
     return [setting.meltano() for setting in SETTINGS]
+
+
+# singer-sdk's own settings (stream maps, flattening), as Meltano entries: the tap reads
+# them through singer-sdk, so they are no :class:`Setting`.
+SDK_SETTINGS: tuple[dict[str, str], ...] = (
+    {
+        "name": "stream_maps",
+        "label": "Stream maps",
+        "kind": "object",
+        "description": "Stream maps (singer-sdk inline mapping).",
+    },
+    {
+        "name": "stream_map_config",
+        "label": "Stream map config",
+        "kind": "object",
+        "description": "User-defined values used within stream map expressions.",
+    },
+    {
+        "name": "faker_config",
+        "label": "Faker config",
+        "kind": "object",
+        "description": (
+            "Faker instance settings (seed, locale) for `fake` in stream map expressions."
+        ),
+    },
+    {
+        "name": "flattening_enabled",
+        "label": "Flattening enabled",
+        "kind": "boolean",
+        "description": "Flatten nested properties into columns.",
+    },
+    {
+        "name": "flattening_max_depth",
+        "label": "Flattening max depth",
+        "kind": "integer",
+        "description": "Maximum depth to flatten.",
+    },
+    {
+        "name": "flattening_max_key_length",
+        "label": "Flattening max key length",
+        "kind": "integer",
+        "description": "Maximum length of a flattened key.",
+    },
+    {
+        "name": "flattening_separator",
+        "label": "Flattening separator",
+        "kind": "string",
+        "description": "Separator between the parts of a flattened key (default __).",
+    },
+)
+
+
+def plugin_settings() -> list[dict[str, t.Any]]:
+    """Every entry of the tap-loop extractor's ``settings:``: declared, then singer-sdk's."""
+    return meltano_settings() + [dict(entry) for entry in SDK_SETTINGS]
+
+
+# The fields of meltano.yml's tap-loop extractor that its Hub definition shares
+# (hand-written in meltano.yml, with comments; test_declared_hub.py compares them).
+PLUGIN: dict[str, t.Any] = {
+    "name": "tap-loop",
+    "namespace": "tap_loop",
+    "label": "Loop",
+    "description": "Raw analytics exports (per message, per conversation) of Loop's shared inboxes",
+    # The project's URLs are placeholders: github.com/tap-loop/tap-loop.
+    "docs": "https://github.com/tap-loop/tap-loop#readme",
+    "repo": "https://github.com/tap-loop/tap-loop",
+    "executable": "tap-loop",
+    "capabilities": [
+        "catalog",
+        "discover",
+        "state",
+        "about",
+        "stream-maps",
+        "schema-flattening",
+        "structured-logging",
+    ],
+    "settings_group_validation": [["api_token", "start_date"]],
+}
+# The Hub's own fields. variant: the repository's owner, as the Hub names variants.
+# pip_url: the repository with the xlsx extra; the shell quotes are part of the value
+# (Meltano splits pip_url like a shell; unquoted, `@` would stand alone). quality:
+# rated by the Hub's maintainers, `unknown` until then. maintenance_status follows the
+# package's "Development Status :: 4 - Beta".
+HUB_ONLY: dict[str, t.Any] = {
+    "variant": "tap-loop",
+    "pip_url": "'tap-loop[xlsx] @ git+https://github.com/tap-loop/tap-loop.git'",
+    "domain_url": "https://intheloop.io",
+    "keywords": ["api", "meltano_sdk"],
+    "maintenance_status": "beta",
+    "quality": "unknown",
+}
+HUB_FILE = "hub/extractors/tap-loop/tap-loop.yml"
+_HUB_HEAD = f"""\
+# tap-loop's plugin definition in the Meltano Hub's format: in a clone of meltano/hub
+# it is _data/meltano/extractors/tap-loop/tap-loop.yml (README, "Installation").
+# Written from tap_loop/config/declared.py (do not edit) by
+#   python -m tap_loop.config.declared --write meltano.yml --hub {HUB_FILE}
+# The URLs (docs, repo, pip_url) are the project's placeholders,
+# github.com/tap-loop/tap-loop: replace them with the real repository before
+# submitting the file to the Hub.
+"""
+
+
+def _sorted(value: t.Any) -> t.Any:
+    """``value`` with every mapping's keys in order (the Hub's yamllint key-ordering)."""
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value
+
+
+def hub_definition() -> dict[str, t.Any]:
+    """The Hub plugin definition, arranged as the Hub's formatter (hub-utils) leaves one:
+    keys, settings (by name), capabilities and each settings group in order."""
+    definition = {**PLUGIN, **HUB_ONLY}
+    definition["capabilities"] = sorted(definition["capabilities"])
+    definition["settings_group_validation"] = [
+        sorted(group) for group in definition["settings_group_validation"]
+    ]
+    definition["settings"] = sorted(plugin_settings(), key=lambda entry: entry["name"])
+    return t.cast("dict[str, t.Any]", _sorted(definition))
+
+
+def _block(value: dict[str, t.Any] | list[t.Any], pad: str = "") -> list[str]:
+    """``value`` as block YAML lines starting with ``pad``; a list under a key is not
+    indented (the Hub's ``indent-sequences: false``)."""
+    lines: list[str] = []
+    items = value.items() if isinstance(value, dict) else ((None, item) for item in value)
+    for key, item in items:
+        lead = f"{pad}- " if key is None else f"{pad}{key}:"
+        if isinstance(item, (dict, list)) and item:
+            if key is None:
+                first, *rest = _block(item, pad + "  ")
+                lines += [lead + first[len(pad) + 2 :], *rest]
+            else:
+                lines.append(lead)
+                lines += _block(item, pad if isinstance(item, list) else pad + "  ")
+        else:
+            lines.append(f"{lead}{'' if key is None else ' '}{_scalar(item)}")
+    return lines
+
+
+def hub_yaml() -> str:
+    """The text of the Hub definition file: :func:`hub_definition` under a header."""
+    return _HUB_HEAD + "\n".join(_block(hub_definition())) + "\n"
 
 
 BEGIN = "    # BEGIN settings written by `python -m tap_loop.config.declared --write meltano.yml`"
@@ -356,9 +507,9 @@ def _scalar(value: t.Any) -> str:
 
 
 def meltano_yaml() -> str:
-    """:func:`meltano_settings` as the lines of ``meltano.yml`` between BEGIN and END."""
+    """:func:`plugin_settings` as the lines of ``meltano.yml`` between BEGIN and END."""
     lines = []
-    for entry in meltano_settings():
+    for entry in plugin_settings():
         first = True
         for key, value in entry.items():
             lead = "    - " if first else "      "
@@ -382,16 +533,23 @@ def with_meltano_settings(text: str) -> str:
     return head + begin + meltano_yaml() + end + tail
 
 
+USAGE = f"usage: python -m tap_loop.config.declared [--write meltano.yml [--hub {HUB_FILE}]]"
+
+
 def main(argv: list[str]) -> int:
-    """Print the meltano.yml block, or with ``--write FILE`` rewrite it in FILE."""
-    if len(argv) == 2 and argv[0] == "--write":
+    """Print the meltano.yml block, or with ``--write FILE`` rewrite it in FILE and with
+    ``--hub FILE`` also (re)write the Hub definition FILE."""
+    if len(argv) in (2, 4) and argv[0] == "--write" and argv[2:3] in ([], ["--hub"]):
         with open(argv[1], encoding="utf-8") as file:
             text = with_meltano_settings(file.read())
         with open(argv[1], "w", encoding="utf-8") as file:
             file.write(text)
+        if len(argv) == 4:
+            with open(argv[3], "w", encoding="utf-8") as file:
+                file.write(hub_yaml())
         return 0
     if argv:
-        print("usage: python -m tap_loop.config.declared [--write meltano.yml]", file=sys.stderr)
+        print(USAGE, file=sys.stderr)
         return 2
     sys.stdout.write(meltano_yaml())
     return 0
