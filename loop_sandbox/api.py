@@ -128,7 +128,7 @@ class ApiHandler(BaseHandler):
             return
         self.note(export_id=record.id)
         if fault is not None and fault.kind == "failed":
-            app.store.fail(record)
+            app.store.fail(record, fault.get("message"))
         elif fault is not None and fault.kind == "expired":
             app.store.expire(record)
         elif fault is not None and fault.kind == "status_literal":

@@ -34,15 +34,20 @@ class ExportRecord:
     urls_issued: int = 0
     downloads: int = 0
     alias: Any = None  # fault id_literal: the id the API gives out instead of ``id``
+    message: Any = None  # a Failed export's ``message`` (render error, fault ``failed``)
 
     @property
     def path(self) -> str:
         return f"/RF_{self.id}"
 
     def result(self) -> dict[str, Any]:
-        """The API's ReportingExportResult for this export."""
+        """The API's ReportingExportResult for this export; a Failed one may carry a
+        ``message`` (not in Loop's reference: the sandbox's way to say why)."""
         public = self.id if self.alias is None else self.alias
-        return {"id": public, "status": self.status, "url": self.url}
+        result = {"id": public, "status": self.status, "url": self.url}
+        if self.status == FAILED and self.message is not None:
+            result["message"] = self.message
+        return result
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-able copy for ``sandbox.exports`` and ``GET /_sandbox/exports``."""
@@ -137,6 +142,7 @@ class ExportStore:
             if record.status == PROCESSING and ready:
                 if record.rendering.error:
                     record.status = FAILED
+                    record.message = f"The export could not be rendered ({record.rendering.error})"
                 else:
                     record.status = COMPLETED
                     self._issue(record, now, ttl)
@@ -168,11 +174,13 @@ class ExportStore:
         if record.signature:
             record.revoked.add(record.signature)
 
-    def fail(self, record: ExportRecord) -> None:
-        """Fault ``failed``: the export is Failed for good."""
+    def fail(self, record: ExportRecord, message: Any = None) -> None:
+        """Fault ``failed``: the export is Failed for good (its answers carry ``message``
+        unless it is None)."""
         with self._lock:
             record.status = FAILED
             record.url = None
+            record.message = message
 
     def expire(self, record: ExportRecord) -> None:
         """Fault ``expired``: the export is Expired for good and its URL stops working."""

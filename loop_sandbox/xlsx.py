@@ -33,7 +33,13 @@ def header_of(rows: Iterable[dict[str, Any]]) -> list[str]:
 
 def write_xlsx(rows: Callable[[], Iterable[dict[str, Any]]], path: Path) -> int:
     """Write the rows (``rows()`` is called twice: header pass, data pass); return count."""
-    from openpyxl import Workbook
+    try:
+        from openpyxl import Workbook
+    except ImportError as exc:
+        raise RuntimeError(
+            f"Xlsx results need openpyxl, which this sandbox's Python cannot import ({exc}): "
+            "start the sandbox with scripts/sandbox, which installs it"
+        ) from None
 
     header = header_of(rows())
     book = Workbook(write_only=True)

@@ -228,3 +228,26 @@ def api_calls(sandbox):
 
 def error_lines(stderr):
     return [line for line in stderr.splitlines() if "| ERROR" in line]
+
+
+def copy_of_working_tree(dest: Path) -> Path:
+    """Copy this working tree's files (tracked, and new ones git does not ignore) to
+    ``dest``: what a fresh clone holds, with uncommitted changes, and none of the venvs,
+    caches or outputs. Skips the test without git or a git checkout."""
+    import shutil
+
+    root = Path(__file__).resolve().parent.parent
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("needs git and a git checkout of the repository")
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = root / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    return dest

@@ -45,7 +45,13 @@ from tap_loop.core.redaction import safe_url
 from tap_loop.loop_api.client import Downloader, LoopApi, RetryPolicy
 from tap_loop.loop_api.metrics import ExportPhases
 from tap_loop.loop_api.repository import ExportApi, LoopExportApi
-from tap_loop.loop_api.status import ExportState, ExportStatus, json_type, shown
+from tap_loop.loop_api.status import (
+    ExportState,
+    ExportStatus,
+    export_message,
+    json_type,
+    shown,
+)
 from tap_loop.loop_api.windows import Window
 
 LOGGER = logging.getLogger("tap_loop.export")
@@ -127,8 +133,8 @@ class ExportLifecycle:
 
     # -- poll -----------------------------------------------------------------------------
     def status(self, export_id: str) -> ExportState:
-        """One status check. The state carries ``export_id`` (not the id in Loop's answer)
-        and Loop's ``status`` and ``url`` exactly as sent."""
+        """One status check. The state carries ``export_id`` (not the id in Loop's answer),
+        Loop's ``status`` and ``url`` exactly as sent, and its message made safe to log."""
         answer = self.api.get_export(export_id)
         raw = answer.get("status")
         raw_url = answer.get("url")
@@ -139,6 +145,7 @@ class ExportLifecycle:
             url=raw_url if isinstance(raw_url, str) and raw_url else None,
             raw=raw,
             raw_url=raw_url,
+            message=export_message(answer, self.settings.api_token),
         )
 
     def _note_not_ready(self, state: ExportState) -> None:
@@ -280,6 +287,7 @@ class ExportLifecycle:
         attempts = 0
         export_id = resume_id
         failures: list[str] = []
+        said: str | None = None  # Loop's last message about a failed export
         state: ExportState | None  # None after a URL expired: the export is gone
         while True:
             if self.cancel.is_set():
@@ -288,11 +296,13 @@ class ExportLifecycle:
             if export_id is None:
                 attempts += 1
                 if attempts > self.settings.max_export_attempts:
+                    loop_said = f'; Loop said: "{said}"' if said else ""
                     raise ExportFailed(
                         f"Export of window {window} did not complete after "
                         f"{self.settings.max_export_attempts} attempts "
-                        f"({'; '.join(failures)}). What to do: retry later, or lower "
-                        "window_days so each export is smaller."
+                        f"({'; '.join(failures)}){loop_said}. What to do: "
+                        + ("see Loop's message; " if said else "")
+                        + "retry later, or lower window_days so each export is smaller."
                     )
                 export_id = self.create(window)
                 phases.done("created", export_id)
@@ -340,11 +350,12 @@ class ExportLifecycle:
                     url=state.url,
                 )
             failures.append(f"{export_id}: {state.raw_status}")
+            said = state.message or said
             LOGGER.info(
                 "Export %s for window %s is %s; creating it again",
                 export_id,
                 window,
-                state.raw_status,
+                state.described,
             )
             export_id = None
 

@@ -13,6 +13,8 @@ import json
 import typing as t
 from dataclasses import dataclass
 
+from tap_loop.core.redaction import mask_exactly, redact
+
 
 class ExportStatus(enum.Enum):
     """Loop's export states, with every undocumented value folded into NOT_READY."""
@@ -79,12 +81,40 @@ def shown(value: t.Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+MESSAGE_LIMIT = 300
+"""Characters of Loop's message about an export that a log line shows at most."""
+
+
+def export_message(answer: t.Mapping[str, t.Any], token: str | None = None) -> str | None:
+    """What Loop says of an export in its own words, fit for one log line, or None.
+
+    Loop documents no such field; an answer may carry one (``message``, else ``error``),
+    as the sandbox's does for an export it could not render. It is untrusted data: a
+    value that is not a string is shown as JSON, ``token`` (however short), other
+    credentials and URL query values are masked, line breaks and every other invisible
+    or control character are escaped, and the text is cut at :data:`MESSAGE_LIMIT`.
+    """
+    value = answer.get("message")
+    if value is None or value == "":
+        value = answer.get("error")
+    if value is None or value == "" or value is False:
+        return None
+    text = value if isinstance(value, str) else shown(value, MESSAGE_LIMIT * 2)
+    text = redact(mask_exactly(text, token)).strip()
+    text = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    if not text:
+        return None
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+
+
 @dataclass
 class ExportState:
     """What Loop last said of one export.
 
     ``raw`` and ``raw_url`` are the ``status`` and ``url`` values exactly as Loop sent them
-    (any JSON); ``url`` is the URL only when it is a non-empty string.
+    (any JSON); ``url`` is the URL only when it is a non-empty string; ``message`` is
+    what Loop said of the export in its own words, made safe to log
+    (:func:`export_message`), or None.
     """
 
     export_id: str
@@ -93,6 +123,14 @@ class ExportState:
     url: str | None
     raw: t.Any = None
     raw_url: t.Any = None
+    message: str | None = None
+
+    @property
+    def described(self) -> str:
+        """The raw status, with Loop's message when it sent one: ``Failed ("...")``."""
+        if self.message is None:
+            return self.raw_status
+        return f'{self.raw_status} ("{self.message}")'
 
     @property
     def ready(self) -> bool:
@@ -140,4 +178,4 @@ class ExportState:
         return not (isinstance(self.raw, str) and self.raw.strip().lower() in _KNOWN_PENDING)
 
 
-__all__ = ["ExportState", "ExportStatus", "json_type", "shown"]
+__all__ = ["MESSAGE_LIMIT", "ExportState", "ExportStatus", "export_message", "json_type", "shown"]
