@@ -55,7 +55,7 @@ class TapLoop(Tap):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         install_log_redaction()
         _demote_env_skip_line(logging.getLogger(self.name))
-        self.run_started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        self.run_started = dt.datetime.now(dt.UTC).replace(microsecond=0)
         state = kwargs.get("state")
         if state is not None and not isinstance(state, (dict, str, os.PathLike)):
             check_state(state)  # a state file holding a list: singer-sdk takes it for a path

@@ -97,9 +97,9 @@ def parse_datetime(value: t.Any) -> dt.datetime:
     else:
         raise ValueError(f"expected an ISO 8601 string, got {type(value).__name__}")
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=dt.UTC)
     try:
-        return parsed.astimezone(dt.timezone.utc)
+        return parsed.astimezone(dt.UTC)
     except OverflowError:
         raise DateOutOfRange("in UTC it falls before year 1 or after year 9999") from None
 

@@ -13,7 +13,7 @@ from tests.helpers import tap_command, tap_env
 
 ENV_SKIP_LINE = "Skipping parse of env var settings..."  # singer-sdk's INFO line
 MELTANO_ENV = {"PYTHONWARNINGS": "once"}  # as meltano.core.plugin_invoker sets it
-STATE = {"bookmarks": {}}
+STATE: dict[str, dict] = {"bookmarks": {}}
 MODES = {
     "discover": ("--discover",),
     "test": ("--test",),
