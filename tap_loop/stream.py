@@ -441,7 +441,7 @@ class ReportStream(Stream):
             return
         self._structs_out = True  # rows may be typed rows: dumps writes them as dicts
         writer = t.cast("LoopMessageWriter", self.loop_tap.message_writer)
-        records = writer.record_writer(self.name, dt.datetime.now(dt.timezone.utc))
+        records = writer.record_writer(self.name, dt.datetime.now(dt.UTC))
         counter, timer = self.get_record_counter(), self.get_sync_timer()
         every = self.STATE_MSG_FREQUENCY
         write_starting_replication_value(self, context)

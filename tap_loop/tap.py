@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
 import os
 import typing as t
 from functools import cached_property
@@ -52,7 +54,8 @@ class TapLoop(Tap):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         install_log_redaction()
-        self.run_started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        _demote_env_skip_line(logging.getLogger(self.name))
+        self.run_started = dt.datetime.now(dt.UTC).replace(microsecond=0)
         state = kwargs.get("state")
         if state is not None and not isinstance(state, (dict, str, os.PathLike)):
             check_state(state)  # a state file holding a list: singer-sdk takes it for a path
@@ -129,7 +132,7 @@ class TapLoop(Tap):
         """``--discover``: print the catalog; invalid settings exit 1."""
         if not value:
             return
-        with one_line_errors(cls.logger):
+        with _closing_cli_files(ctx), one_line_errors(cls.logger):
             cls.from_cli(ctx, validate_config=False, setup_mapper=False).run_discovery()
         ctx.exit()
 
@@ -139,7 +142,7 @@ class TapLoop(Tap):
         """``--test``: one export, its first row, then a line saying the connection works."""
         if value == CliTestOptionValue.Disabled.value:
             return
-        with one_line_errors(cls.logger):
+        with _closing_cli_files(ctx), one_line_errors(cls.logger):
             tap = cls.from_cli(ctx, validate_config=True)
             if value == CliTestOptionValue.Schema.value:
                 tap.write_schemas()
@@ -173,7 +176,7 @@ class TapLoop(Tap):
             return
         from tap_loop.cli.diagnose import run_diagnosis
 
-        with one_line_errors(cls.logger):
+        with _closing_cli_files(ctx), one_line_errors(cls.logger):
             tap = cls.from_cli(ctx, validate_config=True, setup_mapper=False)
             run_diagnosis(tap.settings, tap.run_started, None if value == "-" else value)
         ctx.exit()
@@ -200,6 +203,42 @@ class TapLoop(Tap):
             return [ReportStream.without_catalog(self, self.run)]
         schema, keys = discover_schema(self.input_catalog, self.run)
         return [ReportStream(self, self.run, schema=schema, keys=keys)]
+
+
+@contextlib.contextmanager
+def _closing_cli_files(ctx: click.Context) -> t.Iterator[None]:
+    """Close the files click opened for ``--state`` and ``--catalog`` when a mode callback
+    ends, also when it fails (tap_loop.core.sdk_private, entry 12).
+
+    The callbacks run while click parses the command line, before the context that would
+    close them is entered, and a failure exits with ``sys.exit(1)``; left open, Python
+    reports ``ResourceWarning: unclosed file .../state.json`` at exit wherever warnings
+    are shown (Meltano runs plugins with ``PYTHONWARNINGS=once``)."""
+    try:
+        yield
+    finally:
+        ctx.close()
+
+
+#: singer-sdk's INFO line of every run whose config is not read from the environment
+#: (``--config ENV``); Meltano writes a config file, so it is in every Meltano log.
+ENV_SKIP_LINE = "Skipping parse of env var settings..."
+
+
+class _EnvSkipAtDebug(logging.Filter):
+    """Logs :data:`ENV_SKIP_LINE` at DEBUG instead of INFO (sdk_private, entry 13)."""
+
+    @override
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or record.getMessage() != ENV_SKIP_LINE:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+def _demote_env_skip_line(logger: logging.Logger) -> None:
+    if not any(isinstance(f, _EnvSkipAtDebug) for f in logger.filters):
+        logger.addFilter(_EnvSkipAtDebug())
 
 
 if __name__ == "__main__":

@@ -97,9 +97,9 @@ def parse_datetime(value: t.Any) -> dt.datetime:
     else:
         raise ValueError(f"expected an ISO 8601 string, got {type(value).__name__}")
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=dt.UTC)
     try:
-        return parsed.astimezone(dt.timezone.utc)
+        return parsed.astimezone(dt.UTC)
     except OverflowError:
         raise DateOutOfRange("in UTC it falls before year 1 or after year 9999") from None
 
@@ -271,7 +271,25 @@ def _result_format(value: t.Any) -> str:
     allowed = [value for value, _ in DECLARED["result_format"].options]
     if fmt not in allowed:
         raise ValueError("expected " + " or ".join(repr(value) for value in allowed))
+    if fmt == "xlsx":
+        _require_openpyxl()
     return fmt
+
+
+def _require_openpyxl() -> None:
+    """Import openpyxl now, so a missing ``xlsx`` extra fails before the first request
+    (not when the first workbook arrives). A broken install fails the same way."""
+    import importlib
+
+    try:
+        importlib.import_module("openpyxl")
+    except ImportError as exc:
+        raise ValueError(
+            "reading Xlsx exports needs openpyxl, which cannot be imported here "
+            f"({type(exc).__name__}: {exc}); install the tap with its xlsx extra "
+            "(pip install 'tap-loop[xlsx]', or in Meltano pip_url: tap-loop[xlsx]), "
+            "or set result_format to json"
+        ) from exc
 
 
 def _scaled(value: float | None, unit_seconds: int) -> int:

@@ -62,6 +62,16 @@ Behaviour relied on without touching a private name:
    (:func:`tap_loop.state_book.check_state`). A state file holding a list reaches
    ``Tap.__init__`` as a list, which singer-sdk takes for a file path: ``TapLoop.__init__``
    checks it before.
+12. singer-sdk's ``--state`` and ``--catalog`` options are ``click.File()``: click opens
+   them while it parses the command line and closes them when the command's context
+   ends or ``ctx.exit()`` is called. The mode callbacks (``--discover``, ``--test``,
+   ``--diagnose``) run during that parsing, and a failure ends them with ``sys.exit(1)``
+   (:mod:`tap_loop.cli.errors`) before the context is entered, so their overrides in
+   ``TapLoop`` close the context themselves (else: ``ResourceWarning: unclosed file``).
+13. ``PluginBase.__init__`` logs "Skipping parse of env var settings..." at INFO on the
+   plugin's logger (``logging.getLogger("tap-loop")``) whenever the config does not come
+   from ``--config ENV``, i.e. in every Meltano run; ``TapLoop.__init__`` adds a filter to
+   that logger which logs the line at DEBUG instead.
 """
 
 from __future__ import annotations

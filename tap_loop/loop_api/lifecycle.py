@@ -27,9 +27,9 @@ import time
 import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import requests
-from typing_extensions import Self
 
 from tap_loop.config.settings import Settings
 from tap_loop.core.errors import (

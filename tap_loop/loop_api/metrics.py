@@ -25,7 +25,7 @@ STREAM = "report"
 _EXPORT_PATH = "/api/v1/report/exports/"
 
 
-class LoopMetric(str, enum.Enum):
+class LoopMetric(str, enum.Enum):  # noqa: UP042 (like singer-sdk's Metric, not StrEnum)
     """The tap's own metric (singer-sdk's are in ``singer_sdk.metrics.Metric``)."""
 
     EXPORT_PHASE_DURATION = "export_phase_duration"

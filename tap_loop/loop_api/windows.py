@@ -21,7 +21,7 @@ def to_epoch(moment: dt.datetime) -> int:
 
 def to_iso(epoch: int) -> str:
     """ISO 8601 UTC text of epoch seconds, e.g. ``2026-11-01T00:00:00+00:00``."""
-    return dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc).isoformat()
+    return dt.datetime.fromtimestamp(epoch, tz=dt.UTC).isoformat()
 
 
 @dataclass(frozen=True, order=True)

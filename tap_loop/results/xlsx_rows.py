@@ -147,7 +147,7 @@ def _reject_constant(name: str) -> Any:
 
 def _iso_datetime(value: dt.datetime) -> str:
     if value.tzinfo is not None and value.utcoffset() is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
     micro = value.microsecond
     if micro == 0:
         spec = "seconds"

@@ -21,12 +21,12 @@ SEED = 0
 IMPERSONATED = "boss@loop-demo.example"
 DAY = 86400
 #: 2024-03-04T00:00:00Z: the e2e tests' data starts here.
-START = int(dt.datetime(2024, 3, 4, tzinfo=dt.timezone.utc).timestamp())
+START = int(dt.datetime(2024, 3, 4, tzinfo=dt.UTC).timestamp())
 
 
 def iso(epoch: float) -> str:
     """Epoch seconds as an ISO 8601 UTC string."""
-    return dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(epoch, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing_extensions import override
 from tap_loop.core.errors import LoopTapError
 from tap_loop.core.output import LoopMessageWriter
 
-WHEN = dt.datetime(2026, 11, 1, 12, 30, 5, 123456, tzinfo=dt.timezone.utc)
+WHEN = dt.datetime(2026, 11, 1, 12, 30, 5, 123456, tzinfo=dt.UTC)
 ROWS: list[dict[str, object]] = [
     {"id": 1, "name": "é", "big": 2**70, "nested": {"b": [1, None]}},
     {"id": 2},

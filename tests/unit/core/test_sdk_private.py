@@ -12,6 +12,7 @@ import copy
 import inspect
 import logging
 import signal
+import sys
 import typing as t
 
 import pytest
@@ -409,3 +410,59 @@ def test_sync_logs_the_unhandled_error_line_cli_errors_drops(caplog):
     assert any(
         r.levelno == logging.ERROR and r.getMessage().startswith(_UNHANDLED) for r in caplog.records
     )
+
+
+# -- entry 12 ---------------------------------------------------------------------------
+def test_state_and_catalog_options_are_click_files_opened_while_parsing(tmp_path):
+    import click
+
+    command = TapLoop.get_singer_command()
+    types = {p.name: p.type for p in command.params}
+    assert isinstance(types["state"], click.File) and isinstance(types["catalog"], click.File)
+    state = tmp_path / "state.json"
+    state.write_text("{}")
+    opened = []
+
+    def stop(ctx, param, value):  # a mode callback that fails: sys.exit during the parse
+        if value:
+            opened.append(ctx.params["state"])
+            sys.exit(1)
+
+    @click.command()
+    @click.option("--state", type=click.File())
+    @click.option("--stop", is_flag=True, expose_value=False, callback=stop)
+    def probe(state):  # pragma: no cover - the callback ends the parse first
+        pass
+
+    with pytest.raises(SystemExit):
+        probe.main(["--state", str(state), "--stop"])
+    (handle,) = opened
+    assert not handle.closed  # the context that would close it was never entered
+    handle.close()
+    # ctx.exit() (a mode that succeeds) closes the context's files itself (click >= 8.2).
+    assert "self.close()" in inspect.getsource(click.Context.exit)
+    handle.close()
+
+
+# -- entry 13 ---------------------------------------------------------------------------
+def test_init_logs_the_env_skip_line_at_info_on_the_plugin_logger(caplog):
+    from tap_loop.tap import ENV_SKIP_LINE
+
+    with caplog.at_level(logging.INFO, logger=ProbeTap.name):
+        make_tap()
+    assert any(
+        r.name == ProbeTap.name and r.levelno == logging.INFO and r.getMessage() == ENV_SKIP_LINE
+        for r in caplog.records
+    )
+
+
+def test_tap_loop_logs_the_env_skip_line_at_debug_only(caplog):
+    from tap_loop.tap import ENV_SKIP_LINE
+
+    config = {"api_token": "t", "start_date": START}
+    with caplog.at_level(logging.INFO):
+        TapLoop(config=config, validate_config=False, setup_mapper=False)
+    assert not [r for r in caplog.records if r.getMessage() == ENV_SKIP_LINE]
+    with caplog.at_level(logging.DEBUG):
+        TapLoop(config=config, validate_config=False, setup_mapper=False)
+    assert [r.levelno for r in caplog.records if r.getMessage() == ENV_SKIP_LINE] == [logging.DEBUG]
