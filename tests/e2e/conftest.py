@@ -46,23 +46,26 @@ def _skip_e2e_when_asked() -> None:
         pytest.skip("TAP_LOOP_SKIP_E2E is set")
 
 
-@pytest.fixture(scope="session")
-def meltano_setup(pytestconfig: pytest.Config) -> Path:
-    """.venv-meltano with Meltano and the project's plugins, installed once per session."""
+def run_setup_script(script: str, label: str, timeout: float, pytestconfig: pytest.Config) -> None:
+    """``scripts/<script> --setup`` once; its time goes into the session's set-up times."""
     began = time.monotonic()
     proc = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "meltano"), "--setup"],
+        ["bash", str(ROOT / "scripts" / script), "--setup"],
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=1200,
+        timeout=timeout,
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"scripts/meltano --setup failed:\n{proc.stdout}\n{proc.stderr}")
-    pytestconfig.stash[SETUP_TIMES].append(
-        ("Meltano venv + meltano install", time.monotonic() - began)
-    )
+        raise RuntimeError(f"scripts/{script} --setup failed:\n{proc.stdout}\n{proc.stderr}")
+    pytestconfig.stash[SETUP_TIMES].append((label, time.monotonic() - began))
+
+
+@pytest.fixture(scope="session")
+def meltano_setup(pytestconfig: pytest.Config) -> Path:
+    """.venv-meltano with Meltano and the project's plugins, installed once per session."""
+    run_setup_script("meltano", "Meltano venv + meltano install", 1200, pytestconfig)
     return ROOT
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 import yaml
 
 from loop_sandbox import Sandbox
+from tests.e2e.conftest import run_setup_script
 from tests.e2e.support import (
     DAY,
     ROOT,
@@ -30,7 +30,6 @@ from tests.e2e.support import (
     expected_rows,
     iso,
 )
-from tests.helpers import SETUP_TIMES
 
 pytestmark = pytest.mark.e2e
 
@@ -70,18 +69,7 @@ print(json.dumps(out, default=str))
 @pytest.fixture(scope="session")
 def dagster_python(meltano_setup: Path, pytestconfig: pytest.Config) -> Path:
     """.venv-dagster (orchestration/requirements.txt) by scripts/dagster, once a session."""
-    began = time.monotonic()
-    proc = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "dagster"), "--setup"],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"scripts/dagster --setup failed:\n{proc.stdout}\n{proc.stderr}")
-    pytestconfig.stash[SETUP_TIMES].append(("Dagster venv", time.monotonic() - began))
+    run_setup_script("dagster", "Dagster venv", 900, pytestconfig)
     return ROOT / ".venv-dagster" / "bin" / "python"
 
 
