@@ -1,10 +1,11 @@
-"""Discovery: infer the report stream's schema and keys from a sample export.
+"""Discovery: infer each stream's schema and keys from a sample export of its own.
 
 With a catalog (``--catalog``, as Meltano passes one) the catalog's schema and keys are
 used as they are. Without one, a sample export over the last ``schema_sample_days``
-(ending at ``end_date`` or now) is created with the configured filters, and up to
+(ending at ``end_date`` or now) is created with the stream's filters, and up to
 ``schema_sample_rows`` of its rows are read, streamed like any download, to infer the
-schema. No token, or an empty sample: the tap's own fields only, with a warning.
+schema: one sample export per stream (another only if that one fails). No token, or an
+empty sample: the tap's own fields only, with a warning.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from typing_extensions import override
 
-from tap_loop.config.settings import Run, Settings, SettingsError
+from tap_loop.config.settings import DEFAULT_STREAM, Run, Settings, SettingsError
 from tap_loop.core.errors import DownloadError, ExportFailed, RangeTooLarge
 from tap_loop.core.workdir import WorkDir
 from tap_loop.loop_api.lifecycle import MAX_INVALID_DOWNLOADS, CompletedExport, ExportLifecycle
@@ -32,16 +33,30 @@ if t.TYPE_CHECKING:
 LOGGER = logging.getLogger("tap_loop.discovery")
 
 
-def discover_schema(catalog: Catalog | None, run: Run) -> tuple[dict[str, t.Any], list[str]]:
-    """The stream's schema and key properties (see the module docstring)."""
-    entry = catalog.get_stream("report") if catalog else None
+def stream_settings(run: Run) -> list[Settings | None]:
+    """Each stream's settings, in order (:meth:`Settings.streams`); with settings that do
+    not load (discovery without validation), None for each name the config gives."""
+    try:
+        return list(run.settings.streams())
+    except SettingsError:
+        return [None]
+
+
+def discover_schema(
+    catalog: Catalog | None, run: Run, settings: Settings | None = None
+) -> tuple[dict[str, t.Any], list[str]]:
+    """The schema and key properties of the stream of ``settings`` (see the module
+    docstring); None: settings that do not load, discovered without a sample."""
+    name = settings.stream if settings is not None else DEFAULT_STREAM
+    entry = catalog.get_stream(name) if catalog else None
     if entry is not None:
         return entry.schema.to_dict(), list(entry.key_properties or [])
-    try:
-        settings = run.settings
-    except SettingsError as exc:
-        LOGGER.warning("Settings are incomplete (%s): discovery without a sample", exc)
-        return with_keys(build_schema(None, _overrides(run.config)), _keys(run.config))
+    if settings is None:
+        try:
+            settings = run.settings
+        except SettingsError as exc:
+            LOGGER.warning("Settings are incomplete (%s): discovery without a sample", exc)
+            return with_keys(build_schema(None, _overrides(run.config)), _keys(run.config))
     if not settings.api_token:
         LOGGER.warning(
             "No api_token: the schema holds only the tap's own fields and the "
@@ -50,7 +65,8 @@ def discover_schema(catalog: Catalog | None, run: Run) -> tuple[dict[str, t.Any]
         )
         schema = build_schema(None, settings.schema_overrides)
         return with_keys(schema, choose_keys(schema, settings.primary_keys, set()))
-    return sample_export(settings, run.started).schema_and_keys(settings, "sample export")
+    what = "sample export" if name == DEFAULT_STREAM else f"sample export of report {name}"
+    return sample_export(settings, run.started).schema_and_keys(settings, what)
 
 
 def sample_export(settings: Settings, now: t.Any) -> Sample:
@@ -64,7 +80,11 @@ def sample_export(settings: Settings, now: t.Any) -> Sample:
     lifecycle = _SampleLifecycle.from_settings(settings, work_dir=work_dir)
     try:
         for window in windows:
-            LOGGER.info("Discovery: sampling the export of %s to infer the schema", window)
+            LOGGER.info(
+                "Discovery: sampling the export of %s%s to infer the schema",
+                window,
+                "" if settings.stream == DEFAULT_STREAM else f" for report {settings.stream}",
+            )
             try:
                 done = lifecycle.produce(window)
             except (ExportFailed, RangeTooLarge) as exc:

@@ -7,7 +7,7 @@ import logging
 import time
 import typing as t
 
-from tap_loop.loop_api.metrics import ExportPhases
+from tap_loop.loop_api.metrics import STREAM, ExportPhases
 from tap_loop.loop_api.windows import windows_ended_by
 
 if t.TYPE_CHECKING:
@@ -33,9 +33,15 @@ class Progress:
     """Counts windows and rows of one run; logs a line as each window is done."""
 
     def __init__(
-        self, windows: t.Sequence[Window], clock: t.Callable[[], float] = time.monotonic
+        self,
+        windows: t.Sequence[Window],
+        clock: t.Callable[[], float] = time.monotonic,
+        stream: str = STREAM,
+        label: str = "",
     ) -> None:
         self.windows = windows  # the run's plan, never copied (it may be millions long)
+        self.stream = stream
+        self.label = label  # the start of each line: "" or "Report <name>: "
         self.clock = clock
         self.began = clock()
         self.rows = 0
@@ -43,7 +49,7 @@ class Progress:
 
     def emitting(self, done: CompletedExport) -> None:
         """``done``'s rows start going out."""
-        self._phases = ExportPhases(done.window, self.clock)
+        self._phases = ExportPhases(done.window, self.clock, self.stream)
 
     def window_done(self, done: CompletedExport, rows: int) -> None:
         """``done``'s rows are all out: METRIC ``emitted`` and the progress line."""
@@ -55,8 +61,9 @@ class Progress:
         elapsed = self.clock() - self.began
         eta = duration(elapsed / finished * (total - finished)) if finished else "unknown"
         LOGGER.info(
-            "Window %d/%d %s: export %s done in %.1f s, %d rows (%d so far), %d bytes; "
+            "%sWindow %d/%d %s: export %s done in %.1f s, %d rows (%d so far), %d bytes; "
             "%s elapsed, ETA %s",
+            self.label,
             finished,
             total,
             done.window,

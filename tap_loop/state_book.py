@@ -1,4 +1,5 @@
-"""The state book: the ``report`` stream's entry of the state (``bookmarks.report``).
+"""The state book: one stream's entry of the state (``bookmarks.<stream>``; the stream is
+``report``, or each ``reports`` entry's name).
 
 - ``replication_key_value`` is the end of the last window all of whose rows have been
   emitted. It only moves by :meth:`StateBook.window_done`, which the stream calls after a
@@ -8,6 +9,11 @@
   still the same request for a window not yet emitted (:mod:`tap_loop.loop_api.inflight`).
   An entry is added when its export is created and removed when it is abandoned or its
   window is done; saved entries this run cannot reuse are forgotten by its next STATE.
+- ``bookmark_filters`` is what the export requests were filtered by (ids, impersonated
+  user) when the bookmark last moved, as one JSON string (so Meltano's deep merge replaces
+  it whole). A run whose filters admit rows those did not (a new team, a removed filter)
+  is told by :func:`widened_filters`; the stream then warns, as those rows before the
+  bookmark are never exported by it.
 - A STATE is written (through the writer the book is given) only when the entry changed
   since the last one: :meth:`StateBook.flush` writes nothing while :attr:`StateBook.dirty`
   is false.
@@ -19,6 +25,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import typing as t
 
@@ -28,6 +35,7 @@ from tap_loop.loop_api.inflight import IN_FLIGHT, entry_key, reusable_exports
 from tap_loop.loop_api.windows import Window, to_epoch, to_iso
 
 STREAM = "report"
+FILTERS = "bookmark_filters"
 _FIX = (
     "What to do: fix it, or clear the state (meltano state clear) to start again from start_date."
 )
@@ -46,7 +54,7 @@ def _kind(value: object) -> str:
 def check_state(state: object) -> None:
     """Raise :class:`LoopTapError` (one line naming the value and what to do) if
     ``state`` is not a Singer state this tap can read: an object whose ``bookmarks`` (if
-    any) maps stream names to objects, with a readable bookmark for ``report``."""
+    any) maps stream names to objects, each with a readable bookmark (if any)."""
     if not state:
         return
     if not isinstance(state, dict):
@@ -62,16 +70,15 @@ def check_state(state: object) -> None:
             raise LoopTapError(
                 f"The state's bookmarks.{name} is {_kind(entry)}, not an object. {_CLEAR}"
             )
-    entry = bookmarks.get(STREAM)
-    if entry:
-        read_bookmark(entry.get("replication_key_value"))
+    for name, entry in bookmarks.items():
+        read_bookmark(entry.get("replication_key_value"), name)
 
 
-def read_bookmark(value: t.Any) -> int | None:
+def read_bookmark(value: t.Any, stream: str = STREAM) -> int | None:
     """A bookmark's epoch seconds (None if unset); :class:`LoopTapError` if unreadable."""
     if value in (None, ""):
         return None
-    field = f"bookmarks.{STREAM}.replication_key_value"
+    field = f"bookmarks.{stream}.replication_key_value"
     try:
         return to_epoch(parse_datetime(value))
     except DateOutOfRange:
@@ -99,11 +106,15 @@ class StateBook:
         entry: t.Callable[[], dict[str, t.Any]],
         write: t.Callable[[], None],
         replication_key: t.Callable[[], str | None],
+        stream: str = STREAM,
     ) -> None:
+        self.stream = stream
         self._entry = entry
         self._write = write
         self._replication_key = replication_key
         self.fingerprint = ""  # the request exports are keyed with (set by saved_exports)
+        #: This run's filters, written as ``bookmark_filters`` when the bookmark moves.
+        self.filters: dict[str, t.Any] | None = None
         self._lock = threading.Lock()
         self._in_flight: dict[str, str] = {}
         #: The next :meth:`flush` writes a STATE. Set without the lock by a signal
@@ -112,7 +123,17 @@ class StateBook:
 
     def bookmark(self) -> int | None:
         """The bookmark in epoch seconds, None if the state has none."""
-        return read_bookmark(self._entry().get("replication_key_value"))
+        return read_bookmark(self._entry().get("replication_key_value"), self.stream)
+
+    def bookmark_filters(self) -> dict[str, t.Any] | None:
+        """The filters the bookmark was reached with; None if unknown (a state written
+        before tap-loop kept them, or unreadable)."""
+        text = self._entry().get(FILTERS)
+        try:
+            value = json.loads(text) if isinstance(text, str) else None
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
 
     def saved_exports(
         self, windows: t.Sequence[Window], fingerprint: str
@@ -152,6 +173,8 @@ class StateBook:
         entry = self._entry()
         entry["replication_key"] = self._replication_key()
         entry["replication_key_value"] = to_iso(bookmark)
+        if self.filters is not None:
+            entry[FILTERS] = json.dumps(self.filters, sort_keys=True, separators=(",", ":"))
         self.export_abandoned(window)
         self.flush(force=True)
         return bookmark
@@ -170,3 +193,26 @@ class StateBook:
         else:
             entry.pop(IN_FLIGHT, None)
         self._write()
+
+
+def widened_filters(
+    before: t.Mapping[str, t.Any], now: t.Mapping[str, t.Any]
+) -> list[tuple[str, str]]:
+    """How filters ``now`` admit rows ``before`` did not: (field, what changed) pairs.
+
+    A filter is a list of ids (rows of any of them) or absent (no filter); a user to
+    impersonate (``impersonateUser``) may see other rows, so any change of it counts."""
+    changes: list[tuple[str, str]] = []
+    for field in sorted(set(before) | set(now)):
+        old, new = before.get(field), now.get(field)
+        if field == "impersonateUser":
+            if old != new:
+                changes.append((field, f"{old or 'nobody'} -> {new or 'nobody'}"))
+        elif isinstance(old, list) and old:
+            if not new:
+                changes.append((field, "removed"))
+            elif isinstance(new, list):
+                added = sorted(set(map(str, new)) - set(map(str, old)))
+                if added:
+                    changes.append((field, "added " + ", ".join(added)))
+    return changes

@@ -1,6 +1,10 @@
-"""The ``report`` stream: Loop exports, window by window, with a crash-safe bookmark.
+"""A report stream: Loop exports, window by window, with a crash-safe bookmark.
 
-State contract (``bookmarks.report``): the bookmark (``replication_key_value``) and the
+The stream is ``report``, or one per ``reports`` entry, named by it, each with its own
+settings (:meth:`~tap_loop.config.settings.Settings.streams`); their exports are in
+flight together (:mod:`tap_loop.run_exports`).
+
+State contract (``bookmarks.<stream>``): the bookmark (``replication_key_value``) and the
 exports in flight are kept by the stream's :class:`~tap_loop.state_book.StateBook` (see
 :mod:`tap_loop.state_book`). The stream's part:
 
@@ -16,7 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import typing as t
+from pathlib import Path
 
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -24,13 +30,14 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import SelectionMask
 from typing_extensions import override
 
-from tap_loop.config.settings import Run, Settings
+from tap_loop.config.declared import SETTINGS
+from tap_loop.config.settings import DEFAULT_STREAM, Run, Settings
 from tap_loop.core.errors import Cancelled, DownloadError
 from tap_loop.core.output import LoopMessageWriter
 from tap_loop.core.sdk_private import set_stream_schema, write_starting_replication_value
 from tap_loop.core.signals import STOP, StopRequested
-from tap_loop.core.workdir import WorkDir
 from tap_loop.first_schema import FirstSchema
+from tap_loop.loop_api.budget import ExportBudget
 from tap_loop.loop_api.inflight import request_fingerprint
 from tap_loop.loop_api.lifecycle import (
     MAX_INVALID_DOWNLOADS,
@@ -42,20 +49,27 @@ from tap_loop.loop_api.windows import WindowPlan, plan_windows, to_epoch, to_iso
 from tap_loop.progress import Progress
 from tap_loop.results.json_rows import Batch, InvalidExport
 from tap_loop.results.open import open_batches, rows_digest
+from tap_loop.run_exports import RunExports, StreamExports
 from tap_loop.schemas.build import build_schema, ensure_key_fields, keep_loop_fields
 from tap_loop.schemas.inference import allow_deep_values
 from tap_loop.schemas.tracker import SchemaTracker
 from tap_loop.schemas.typed_rows import to_builtins
-from tap_loop.state_book import StateBook
+from tap_loop.state_book import StateBook, widened_filters
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context, Record
 
 LOGGER = logging.getLogger("tap_loop.stream")
+#: The setting behind each field of :meth:`ReportStream.request_filters`.
+_SETTING = {s.filter_field: s.name for s in SETTINGS if s.filter_field} | {
+    "impersonateUser": "impersonate_user"
+}
 WINDOW_START = "_loop_window_start"
 WINDOW_END = "_loop_window_end"
 EXPORT_ID = "_loop_export_id"
+#: ``--test`` exports the last day before the run (or one window, if shorter).
+TEST_WINDOW_SECONDS = 86400
 
 
 class _RememberingMask(SelectionMask):
@@ -74,21 +88,39 @@ class _RememberingMask(SelectionMask):
 class ReportStream(Stream):
     """Rows of Loop's raw analytics export, plus the window and export they came from."""
 
-    name = "report"
+    name = DEFAULT_STREAM
     replication_key = WINDOW_END
     is_sorted = True
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE  # rows go out as Loop sent them
 
     def __init__(
-        self, tap: Tap, run: Run, schema: dict[str, t.Any], keys: list[str] | None
+        self,
+        tap: Tap,
+        run: Run,
+        schema: dict[str, t.Any],
+        keys: list[str] | None,
+        settings: Settings | None = None,
     ) -> None:
-        super().__init__(tap, schema=schema, name=self.name)
+        """``settings``: the stream's own (its name is ``settings.stream``); default: the
+        run's, as the ``report`` stream."""
+        self._settings = settings
+        name = settings.stream if settings is not None else DEFAULT_STREAM
+        super().__init__(tap, schema=schema, name=name)
         self.loop_tap = tap  # the tap this stream belongs to (singer-sdk's is private)
         self.run = run
         self._keys = list(keys or [])
         self.book = StateBook(
-            lambda: self.stream_state, self._emit_state, lambda: self.replication_key
+            lambda: self.stream_state,
+            self._emit_state,
+            lambda: self.replication_key,
+            stream=name,
         )
+        #: The run's exports, shared with the other selected streams (set by the tap).
+        self.exports: RunExports | None = None
+        #: ``--test``: export one short window only (see :meth:`plan`).
+        self.one_short_window = False
+        #: The start of the stream's log lines ("" for ``report``).
+        self.label = "" if name == DEFAULT_STREAM else f"Report {name}: "
         self._tracker: SchemaTracker | None = None
         #: The fast path is reading: rows may be typed rows (Structs), not dicts.
         self._structs_out = False
@@ -113,20 +145,21 @@ class ReportStream(Stream):
         return mask
 
     @classmethod
-    def without_catalog(cls, tap: Tap, run: Run) -> ReportStream:
+    def without_catalog(cls, tap: Tap, run: Run, settings: Settings | None = None) -> ReportStream:
         """The stream of a sync without a catalog: the tap's own fields and the
         ``schema_overrides`` setting until the first rows are known (first_schema.py)."""
-        settings = run.settings
+        settings = settings or run.settings
         keys = list(settings.primary_keys or [])
         schema = build_schema(None, settings.schema_overrides)
         ensure_key_fields(schema, keys)
-        stream = cls(tap, run, schema=schema, keys=keys)
+        stream = cls(tap, run, schema=schema, keys=keys, settings=settings)
         stream.first_schema = FirstSchema(stream)
         return stream
 
     @property
     def settings(self) -> Settings:
-        return self.run.settings
+        """The stream's settings: the run's, with its report's own filters."""
+        return self._settings if self._settings is not None else self.run.settings
 
     def announce_schema(self, schema: dict[str, t.Any], keys: list[str]) -> None:
         """Make ``schema`` and ``keys`` the stream's and write its SCHEMA message (to every
@@ -162,10 +195,13 @@ class ReportStream(Stream):
 
     def _safe_point(self) -> None:
         """Stop if a signal asked to; else write a STATE carrying the current exports in
-        flight (bookmark unchanged) if they changed."""
+        flight of every stream (bookmarks unchanged) if they changed."""
         if STOP.signum is not None and STOP.armed:
             raise StopRequested
-        self.book.flush()
+        if self.exports is not None:
+            self.exports.flush()
+        else:
+            self.book.flush()
 
     # -- planning -------------------------------------------------------------------------
     def plan(self, now: dt.datetime) -> WindowPlan:
@@ -190,6 +226,9 @@ class ReportStream(Stream):
                     to_iso(cap),
                 )
             end = min(wanted, cap)
+        if self.one_short_window:  # --test: one export, whatever the state
+            length = min(settings.window_seconds, TEST_WINDOW_SECONDS)
+            return plan_windows(max(end - length, 0), end, length)
         start = to_epoch(settings.start_date)
         bookmark = self.book.bookmark()
         if bookmark is not None:
@@ -206,34 +245,17 @@ class ReportStream(Stream):
             start = max(start, bookmark - settings.lookback_seconds)
         return plan_windows(start, end, settings.window_seconds)
 
-    # -- records --------------------------------------------------------------------------
-    @override
-    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        """Rows of every window, in window order; a STATE after each window."""
+    def prepare_exports(
+        self, work_dir: Path, budget: ExportBudget, cancel: threading.Event
+    ) -> StreamExports:
+        """This run's windows and their pipeline (nothing starts before the budget's
+        next top-up): the exports saved in flight are reused, the others dropped."""
         settings = self.settings
-        run_started = self.run.started
-        windows = self.plan(run_started)
+        windows = self.plan(self.run.started)
         book = self.book
+        self._check_filters()
         resume = book.saved_exports(windows, request_fingerprint(settings))
-        bookmark = book.bookmark()
-        self._tracker = self._new_tracker()
-        if not windows:
-            LOGGER.info("Nothing to export: the bookmark is already at end_date")
-            if self.first_schema is not None:
-                self.first_schema.finish()
-            self._emit_state()
-            return
-        LOGGER.info(
-            "Exporting %s .. %s in %d window(s) of %g day(s), up to %d in flight",
-            windows[0].start_iso,
-            windows[-1].end_iso,
-            len(windows),
-            settings.window_seconds / 86400,
-            settings.max_concurrent_exports,
-        )
-        work = WorkDir.create("tap-loop-")  # removes dead runs' folders first
-        work_dir = work.path
-        lifecycle = ExportLifecycle.from_settings(settings, work_dir=work_dir)
+        lifecycle = ExportLifecycle.from_settings(settings, work_dir=work_dir, cancel=cancel)
         pipeline = ExportPipeline(
             lifecycle,
             windows,
@@ -243,28 +265,108 @@ class ReportStream(Stream):
             on_created=book.export_created,
             on_abandoned=book.export_abandoned,
             on_idle=self._safe_point,
+            budget=budget,
+            name=self.name,
         )
-        lifecycle.api.on_rate_limited = pipeline.rate_limited  # 429s lower the number in flight
+        lifecycle.api.on_rate_limited = pipeline.rate_limited  # 429s lower the budget
+        return StreamExports(windows, lifecycle, pipeline)
+
+    def request_filters(self) -> dict[str, t.Any]:
+        """What this run's exports are filtered by: ids per filter field, and the user
+        impersonated (kept with the bookmark, see :mod:`tap_loop.state_book`)."""
+        settings = self.settings
+        filters: dict[str, t.Any] = {
+            field: sorted(set(ids)) for field, ids in settings.filters.items()
+        }
+        if settings.impersonate_user:
+            filters["impersonateUser"] = settings.impersonate_user
+        return filters
+
+    def _check_filters(self) -> None:
+        """Warn when this run's filters admit rows the bookmark has already passed."""
+        book = self.book
+        now = self.request_filters()
+        book.filters = now
+        before = book.bookmark_filters()
+        bookmark = book.bookmark()
+        if before is None or bookmark is None or self.one_short_window:
+            return
+        changes = widened_filters(before, now)
+        if not changes:
+            return
+        where = (
+            f"the report '{self.name}' (setting 'reports')"
+            if self.name != DEFAULT_STREAM or self.settings.reports
+            else "the settings"
+        )
+        LOGGER.warning(
+            "%sThe filters of %s now admit rows the bookmark (%s) has already passed "
+            "(%s): this stream exports them only from %s on; earlier ones are never "
+            "exported. What to do: export that history as a report of its own (a new "
+            "'reports' entry with only what was added starts at start_date), or reset "
+            "this stream's state (meltano state clear, or remove bookmarks.%s) to export "
+            "everything again.",
+            self.label,
+            where,
+            to_iso(bookmark),
+            "; ".join(f"{_SETTING.get(field, field)}: {change}" for field, change in changes),
+            to_iso(max(bookmark - self.settings.lookback_seconds, 0)),
+            self.name,
+        )
+
+    # -- records --------------------------------------------------------------------------
+    @override
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """Rows of every window, in window order; a STATE after each window."""
+        settings = self.settings
+        book = self.book
+        if self.exports is None:  # a stream built on its own: its exports alone
+            self.exports = RunExports(lambda: [self])
+        run = self.exports
+        self._tracker = self._new_tracker()
         stopping = False
-        STOP.arm(lifecycle.cancel.set, self._attention)
-        progress = Progress(windows)
+        failed = True
         try:
-            for done in pipeline.results():
+            own = run.of(self)
+            windows = own.windows
+            bookmark = book.bookmark()
+            if not windows:
+                LOGGER.info("%sNothing to export: the bookmark is already at end_date", self.label)
+                if self.first_schema is not None:
+                    self.first_schema.finish()
+                self._emit_state()
+                failed = False
+                return
+            LOGGER.info(
+                "%sExporting %s .. %s in %d window(s) of %g day(s), up to %d in flight",
+                self.label,
+                windows[0].start_iso,
+                windows[-1].end_iso,
+                len(windows),
+                settings.window_seconds / 86400,
+                run.budget.limit,
+            )
+            STOP.arm(run.stop, self._attention)
+            progress = Progress(windows, stream=self.name, label=self.label)
+            for done in own.pipeline.results():
                 progress.emitting(done)
-                rows = yield from self._emit_window(lifecycle, done)
+                rows = yield from self._emit_window(own.lifecycle, done)
                 bookmark = book.window_done(done.window, bookmark)
                 progress.window_done(done, rows)
                 self._safe_point()
             if self.first_schema is not None:
                 self.first_schema.finish()
+            failed = False
         except (StopRequested, Cancelled, Exception):
             if STOP.signum is None:
                 raise
             stopping = True  # whatever the signal interrupted: stop, keep the last STATE
         finally:
             STOP.disarm()
-            pipeline.close()
-            work.remove()
+            if failed:
+                run.close()  # an error or a stop (or the generator closed early): all end
+            else:
+                run.done(self)
         if stopping:
             self._stop()
 
@@ -274,10 +376,13 @@ class ReportStream(Stream):
 
     def _stop(self) -> t.NoReturn:
         """After a SIGTERM/SIGINT: write the last valid STATE, one log line, exit 128+sig."""
+        if self.exports is not None:
+            self.exports.flush()
         self.book.flush(force=True)
         LOGGER.error(
-            "Stopped by %s before the end of the run (bookmark %s); the last STATE is valid "
-            "and keeps the exports in flight, so the next run resumes from there.",
+            "%sStopped by %s before the end of the run (bookmark %s); the last STATE is "
+            "valid and keeps the exports in flight, so the next run resumes from there.",
+            self.label,
             STOP.describe(),
             self.stream_state.get("replication_key_value") or "not set",
         )

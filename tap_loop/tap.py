@@ -27,8 +27,9 @@ from tap_loop.config.settings import Run, Settings, SettingsError, load_settings
 from tap_loop.core.output import LoopMessageWriter
 from tap_loop.core.redaction import install_log_redaction, register_secret
 from tap_loop.core.signals import STOP
-from tap_loop.discovery import discover_schema
+from tap_loop.discovery import discover_schema, stream_settings
 from tap_loop.first_schema import FirstSchema
+from tap_loop.run_exports import RunExports
 from tap_loop.state_book import check_state
 from tap_loop.stream import ReportStream
 
@@ -143,11 +144,12 @@ class TapLoop(Tap):
         if value == CliTestOptionValue.Disabled.value:
             return
         with _closing_cli_files(ctx), one_line_errors(cls.logger):
-            tap = cls.from_cli(ctx, validate_config=True)
             if value == CliTestOptionValue.Schema.value:
-                tap.write_schemas()
+                cls.from_cli(ctx, validate_config=True).write_schemas()
             else:
-                tap.connection_test()
+                with FirstSchema.deferred():  # no sample export: the test's own is enough
+                    tap = cls.from_cli(ctx, validate_config=True)
+                    tap.connection_test()
         ctx.exit()
 
     @override
@@ -182,27 +184,58 @@ class TapLoop(Tap):
         ctx.exit()
 
     def connection_test(self) -> None:
-        """Sync the stream until its first row arrives, then stop cleanly."""
-        stream = t.cast("ReportStream", self.streams["report"])
+        """Export one short window of the first stream, up to its first row, then stop
+        cleanly: one export in all (the schema comes from that export's rows)."""
+        stream = t.cast("ReportStream", next(iter(self.streams.values())))
         stream.selected = True
+        stream.one_short_window = True
+        stream.exports = RunExports(lambda: [stream])  # this one stream's export only
+        rows = 0
+
+        def counted(context: t.Any) -> t.Iterator[dict[str, t.Any]]:
+            nonlocal rows
+            records = iter(original(context))
+            try:
+                for row in records:
+                    rows += 1
+                    yield row
+            finally:
+                getattr(records, "close", lambda: None)()
+
+        original = stream.get_records
         # On this one instance; mypy refuses any assignment to a method (and checks it
         # against the unbound signature, self included).
-        stream.get_records = first_rows_only(stream.get_records, 1)  # type: ignore[method-assign,assignment]
+        stream.get_records = first_rows_only(counted, 1)  # type: ignore[method-assign,assignment]
         stream.sync()
-        self.logger.info(
-            "Connection test passed: Loop at %s accepted the token, an export completed "
-            "and its first row arrived.",
-            self.settings.api_url,
-        )
+        if rows:
+            self.logger.info(
+                "Connection test passed: Loop at %s accepted the token, an export completed "
+                "and its first row arrived.",
+                self.settings.api_url,
+            )
+        else:
+            self.logger.info(
+                "Connection test passed: Loop at %s accepted the token and an export "
+                "completed; it held no row (the last day before the run had none for "
+                "these filters).",
+                self.settings.api_url,
+            )
 
     @override
     def discover_streams(self) -> list[ReportStream]:
-        """One stream, ``report``; its schema is inferred from a sample export, except in
-        the CLI's sync without a catalog (see :meth:`invoke`)."""
-        if self.input_catalog is None and FirstSchema.is_deferred():
-            return [ReportStream.without_catalog(self, self.run)]
-        schema, keys = discover_schema(self.input_catalog, self.run)
-        return [ReportStream(self, self.run, schema=schema, keys=keys)]
+        """The stream ``report``, or one per ``reports`` entry; each stream's schema is
+        inferred from a sample export of its own, except in the CLI's sync without a
+        catalog and in ``--test`` (see :meth:`invoke`)."""
+        streams = []
+        for settings in stream_settings(self.run):
+            if self.input_catalog is None and FirstSchema.is_deferred():
+                streams.append(ReportStream.without_catalog(self, self.run, settings))
+                continue
+            schema, keys = discover_schema(self.input_catalog, self.run, settings)
+            streams.append(
+                ReportStream(self, self.run, schema=schema, keys=keys, settings=settings)
+            )
+        return streams
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from singer_sdk import typing as th
 
-Kind = t.Literal["string", "datetime", "strings", "number", "integer", "object"]
+Kind = t.Literal["string", "datetime", "strings", "number", "integer", "object", "reports"]
 
 # A number, or a numeric string (Meltano and TAP_LOOP_* variables pass strings).
 _NUMBER = {"type": ["number", "string"], "pattern": r"^\s*[0-9]*\.?[0-9]+\s*$"}
@@ -37,6 +37,7 @@ _MELTANO_KIND = {
     "number": "string",  # not `decimal`: Meltano 4.4 crashes writing it
     "integer": "integer",
     "object": "object",
+    "reports": "array",
 }
 
 
@@ -94,6 +95,7 @@ class Setting:
             "number": lambda: th.CustomType({**_NUMBER, **bound}),
             "integer": lambda: th.IntegerType(**bound),
             "object": lambda: th.ObjectType(additional_properties=True),
+            "reports": lambda: th.ArrayType(_report_type()),
         }
         return th.Property(
             self.name,
@@ -117,6 +119,29 @@ class Setting:
             entry["sensitive"] = True
         entry["description"] = self.description
         return entry
+
+
+#: The settings a ``reports`` entry may set for its own stream (the others are the run's).
+REPORT_KEYS = (
+    "tag_ids",
+    "team_ids",
+    "teammate_ids",
+    "customer_ids",
+    "timezone",
+    "impersonate_user",
+)
+
+
+def _report_type() -> th.ObjectType:
+    """One ``reports`` entry: a required ``name`` and the :data:`REPORT_KEYS`."""
+    own = [DECLARED[key].property() for key in REPORT_KEYS]
+    for prop in own:  # a report's own value has no default: it inherits the top-level one
+        prop.default = None
+    return th.ObjectType(
+        th.Property("name", th.StringType, required=True, description="The stream's name."),
+        *own,
+        additional_properties=False,
+    )
 
 
 def _ids(name: str, label: str, api_field: str, what: str) -> Setting:
@@ -168,6 +193,17 @@ SETTINGS: tuple[Setting, ...] = (
         "Impersonate user",
         "Make API calls on behalf of this workspace user "
         "(sent as `X-Impersonate-User`, never to the download host).",
+    ),
+    Setting(
+        "reports",
+        "reports",
+        "Reports",
+        "Several reports in one run: a list of objects, each a stream named by its `name` "
+        "(letters, digits and _, starting with a letter) with its own bookmark, and any of "
+        "`tag_ids`, `team_ids`, `teammate_ids`, `customer_ids`, `timezone` and "
+        "`impersonate_user`; a key a report leaves out takes the top-level setting's "
+        "value (an empty list: no filter of that kind). Empty: one stream, `report`, "
+        "with the top-level settings.",
     ),
     Setting(
         "window_days",

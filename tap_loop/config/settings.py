@@ -9,18 +9,36 @@ into one frozen :class:`Settings` object. Every error names its setting.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
+import json
 import logging
 import math
+import re
 import typing as t
 from dataclasses import dataclass, field
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tap_loop.config.declared import DECLARED, SETTINGS
+from tap_loop.config.declared import DECLARED, REPORT_KEYS, SETTINGS
 
 LOGGER = logging.getLogger("tap_loop.settings")
+
+
+DEFAULT_STREAM = "report"
+#: A report's name: a stream name every target can make a table of (PostgreSQL's
+#: identifiers hold 63 bytes; DuckDB lowercases, so names differ in more than case).
+REPORT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
+
+
+@dataclass(frozen=True)
+class Report:
+    """One ``reports`` entry: its stream's name and the :class:`Settings` fields it sets
+    (the others are the top-level ones)."""
+
+    name: str
+    values: dict[str, t.Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -56,6 +74,20 @@ class Settings:
     max_export_attempts: int
     settle_seconds: int
     filters: dict[str, list[str]] = field(default_factory=dict)
+    #: The ``reports`` setting: each entry's name and the settings of its own stream.
+    reports: tuple[Report, ...] = ()
+    #: The stream these settings are for (:meth:`streams`).
+    stream: str = DEFAULT_STREAM
+
+    def streams(self) -> list[Settings]:
+        """One :class:`Settings` per stream, in order: the ``reports`` entries, or the
+        single ``report`` stream with these settings."""
+        if not self.reports:
+            return [self]
+        return [
+            dataclasses.replace(self, stream=report.name, reports=(), **report.values)
+            for report in self.reports
+        ]
 
     def export_body(self, start: int, end: int) -> dict[str, t.Any]:
         """The JSON body of ``POST /api/v1/report/export`` for one window."""
@@ -332,6 +364,83 @@ def _schema_overrides(c: _Collector) -> dict[str, t.Any]:
     return c.get("schema_overrides", _object) or {}
 
 
+def _reports(c: _Collector, lists: dict[str, list[str] | None]) -> tuple[Report, ...]:
+    """The ``reports`` setting: each entry checked like the top-level settings it sets
+    (the top-level values stand for the keys it leaves out)."""
+    raw = c.config.get("reports")
+    if isinstance(raw, str):
+        if not raw.strip():
+            return ()
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            c.errors.append(
+                "Setting 'reports' is invalid: expected a JSON list of objects, e.g. "
+                '[{"name": "support", "team_ids": ["team_1"]}].'
+            )
+            return ()
+    if raw is None or raw == []:
+        return ()
+    if not isinstance(raw, (list, tuple)):
+        c.errors.append(
+            "Setting 'reports' is invalid: expected a list of objects, each with a 'name'."
+        )
+        return ()
+    convert: dict[str, t.Callable[[t.Any], t.Any]] = {
+        "timezone": _timezone,
+        "impersonate_user": _impersonate_user,
+    }
+    reports: list[Report] = []
+    seen: dict[str, str] = {}
+    for index, entry in enumerate(raw):
+        where = f"Setting 'reports' entry {index + 1}"
+        if not isinstance(entry, dict):
+            c.errors.append(f"{where} is not an object: give each report a 'name'.")
+            continue
+        name = entry.get("name")
+        if not isinstance(name, str) or not REPORT_NAME.fullmatch(name):
+            c.errors.append(
+                f"{where} has the name {name!r}: a report's name is its stream's name, "
+                "1 to 63 letters, digits and _, starting with a letter (e.g. 'support')."
+            )
+            continue
+        if name.lower() in seen:
+            c.errors.append(
+                f"{where} is named {name!r} like an earlier report ({seen[name.lower()]!r}): "
+                "names must differ in more than case (DuckDB lowercases table names)."
+            )
+            continue
+        seen[name.lower()] = name
+        where = f"Setting 'reports' ({name!r})"
+        unknown = sorted(set(entry) - {"name", *REPORT_KEYS})
+        if unknown:
+            c.errors.append(
+                f"{where} has the key(s) {', '.join(map(repr, unknown))}, which a report "
+                f"cannot set: it may set {', '.join(REPORT_KEYS)}."
+            )
+            continue
+        values: dict[str, t.Any] = {}
+        filters = {}
+        for key in REPORT_KEYS:
+            declared = DECLARED[key]
+            if key not in entry:
+                if declared.filter_field is not None and lists.get(key):
+                    filters[declared.filter_field] = lists[key]
+                continue
+            try:
+                if declared.filter_field is not None:
+                    ids = values[key] = _string_list(entry[key])
+                    if ids:
+                        filters[declared.filter_field] = ids
+                elif entry[key] not in (None, ""):
+                    values[key] = convert[key](entry[key])
+            except (TypeError, ValueError) as exc:
+                c.errors.append(f"{where} has an invalid '{key}': {exc}.")
+        values["filters"] = filters
+        reports.append(Report(name, values))
+    return tuple(reports)
+
+
 def load_settings(config: t.Mapping[str, t.Any], *, require_token: bool = True) -> Settings:
     """Check ``config`` and return :class:`Settings`; raise :class:`SettingsError` if invalid."""
     c = _Collector(config)
@@ -364,6 +473,7 @@ def load_settings(config: t.Mapping[str, t.Any], *, require_token: bool = True) 
             ids = lists[declared.name] = c.get(declared.name, _string_list)
             if ids:
                 filters[declared.filter_field] = ids
+    reports = _reports(c, lists)
     settings = dict(
         api_token=(token or "").strip(),
         api_url=c.get("api_url", _url),
@@ -390,6 +500,7 @@ def load_settings(config: t.Mapping[str, t.Any], *, require_token: bool = True) 
         max_export_attempts=c.get("max_export_attempts", _integer),
         settle_seconds=_scaled(settle, 60),
         filters=filters,
+        reports=reports,
         **lists,
     )
     if c.errors:

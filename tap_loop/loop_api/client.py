@@ -37,7 +37,7 @@ from tap_loop.core.errors import (
     UrlExpired,
 )
 from tap_loop.core.redaction import mask_exactly, safe_url
-from tap_loop.loop_api.metrics import request_done
+from tap_loop.loop_api.metrics import STREAM, request_done
 from tap_loop.loop_api.retry import (
     HTTP_ERRORS,
     Outcome,
@@ -105,8 +105,11 @@ class LoopApi:
         on_rate_limited: t.Callable[[], None] | None = None,
         cancel: threading.Event | None = None,
         clock: t.Callable[[], float] = time.monotonic,
+        stream: str = STREAM,
     ) -> None:
-        """``cancel``, once set, cuts the calls in flight off (:class:`Cancelled`)."""
+        """``cancel``, once set, cuts the calls in flight off (:class:`Cancelled`);
+        ``stream`` tags the calls' metrics."""
+        self.stream = stream
         self.base_url = base_url.rstrip("/")
         self._headers = {
             "Authorization": f"Bearer {token}",
@@ -183,7 +186,7 @@ class LoopApi:
                 raise
             self._raise_if_cut(watch)  # an answer ended by the cut may look complete
         self.answered = True
-        request_done(path, response)
+        request_done(path, response, self.stream)
         verdict = classify(response)
         verdict.raise_transient()
         if verdict.outcome is Outcome.FAIL:
@@ -368,8 +371,11 @@ class Downloader:
         deadline_seconds: float = 1800.0,
         clock: t.Callable[[], float] = time.monotonic,
         cancel: threading.Event | None = None,
+        stream: str = STREAM,
     ):
-        """``cancel``, once set, cuts the downloads in flight off (:class:`Cancelled`)."""
+        """``cancel``, once set, cuts the downloads in flight off (:class:`Cancelled`);
+        ``stream`` tags the downloads' metrics."""
+        self.stream = stream
         self.timeout = (min(10.0, timeout_seconds), timeout_seconds)
         self.retry = retry or RetryPolicy()
         self.deadline_seconds = deadline_seconds
@@ -450,7 +456,7 @@ class Downloader:
             with self.session.get(
                 url, stream=True, timeout=self.timeout, allow_redirects=True
             ) as response:
-                request_done("download", response)
+                request_done("download", response, self.stream)
                 status = response.status_code
                 classify(response, quote_retry_after=False).raise_transient()
                 if status in (400, 401, 403, 404, 410):

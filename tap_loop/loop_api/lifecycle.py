@@ -283,7 +283,7 @@ class ExportLifecycle:
         :class:`LoopApiError` for errors that need the user (401, 403, 451, ...).
         """
         began = self.clock()
-        phases = ExportPhases(window, self.clock)
+        phases = ExportPhases(window, self.clock, self.settings.stream)
         attempts = 0
         export_id = resume_id
         failures: list[str] = []
@@ -452,12 +452,14 @@ class ExportLifecycle:
             timeout_seconds=settings.request_timeout_seconds,
             retry=retry,
             cancel=cancel,  # a stopping sync cuts the calls in flight off
+            stream=settings.stream,
         )
         downloader = Downloader(
             timeout_seconds=settings.request_timeout_seconds,
             retry=retry,
             deadline_seconds=settings.download_timeout_seconds,
             cancel=cancel,
+            stream=settings.stream,
         )
         return cls(
             LoopExportApi(api, downloader),

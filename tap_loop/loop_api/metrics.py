@@ -21,7 +21,7 @@ if t.TYPE_CHECKING:
 
     from tap_loop.loop_api.windows import Window
 
-STREAM = "report"
+STREAM = "report"  # the stream of a run without the reports setting
 _EXPORT_PATH = "/api/v1/report/exports/"
 
 
@@ -31,9 +31,9 @@ class LoopMetric(str, enum.Enum):  # noqa: UP042 (like singer-sdk's Metric, not 
     EXPORT_PHASE_DURATION = "export_phase_duration"
 
 
-def request_done(path: str, response: requests.Response) -> None:
+def request_done(path: str, response: requests.Response, stream: str = STREAM) -> None:
     """Log ``http_request_duration`` for one answered request (``path``: the API path,
-    or ``download``)."""
+    or ``download``) made for ``stream``."""
     endpoint = _EXPORT_PATH + "{id}" if path.startswith(_EXPORT_PATH) else path
     status = response.status_code
     metrics.log(
@@ -43,7 +43,7 @@ def request_done(path: str, response: requests.Response) -> None:
             metrics.Metric.HTTP_REQUEST_DURATION,
             response.elapsed.total_seconds(),
             {
-                metrics.Tag.STREAM: STREAM,
+                metrics.Tag.STREAM: stream,
                 metrics.Tag.ENDPOINT: endpoint,
                 metrics.Tag.HTTP_STATUS_CODE: status,
                 metrics.Tag.STATUS: metrics.Status.SUCCEEDED
@@ -57,8 +57,11 @@ def request_done(path: str, response: requests.Response) -> None:
 class ExportPhases:
     """Times one export's phases; each :meth:`done` logs the time since the last one."""
 
-    def __init__(self, window: Window, clock: t.Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, window: Window, clock: t.Callable[[], float] = time.monotonic, stream: str = STREAM
+    ) -> None:
         self.window = window
+        self.stream = stream
         self.clock = clock
         self.last = clock()
 
@@ -72,7 +75,7 @@ class ExportPhases:
                 LoopMetric.EXPORT_PHASE_DURATION,  # type: ignore[arg-type]  # Point wants sdk's Metric enum
                 round(now - self.last, 6),
                 {
-                    metrics.Tag.STREAM: STREAM,
+                    metrics.Tag.STREAM: self.stream,
                     "phase": phase,
                     "export_id": export_id,
                     "window_start": self.window.start_iso,

@@ -5,8 +5,9 @@ windows started and not yet consumed, which also bounds the temp files on disk) 
 yields each window's result strictly in window order. A window whose export keeps
 failing is split in two halves, recursively, down to ``min_window_seconds``; the halves
 are yielded in order too, so the caller's bookmark only ever passes whole sub-windows.
-When Loop answers 429 the number in flight halves, and grows back by one after a quiet
-period.
+The number in flight is an :class:`~tap_loop.loop_api.budget.ExportBudget`, shared by
+the pipelines of every stream of a run (one limit, one 429 back-off) or the pipeline's
+own.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ import time
 import typing as t
 
 from tap_loop.core.errors import Cancelled, ExportFailed, RangeTooLarge
+from tap_loop.loop_api.budget import ExportBudget
 from tap_loop.loop_api.lifecycle import CompletedExport, ExportLifecycle
 from tap_loop.loop_api.windows import Window
 
 LOGGER = logging.getLogger("tap_loop.pipeline")
-QUIET_PERIOD_SECONDS = 60.0
 CLOSE_SECONDS = 1.0
 """How long :meth:`ExportPipeline.close` waits for the background jobs, all together."""
 
@@ -51,14 +52,18 @@ class ExportPipeline:
         on_abandoned: t.Callable[[Window], None] | None = None,
         on_idle: t.Callable[[], None] | None = None,
         clock: t.Callable[[], float] = time.monotonic,
+        budget: ExportBudget | None = None,
+        name: str = "",
     ) -> None:
         self.lifecycle = lifecycle
         self.windows = windows  # read lazily: a plan may hold millions of windows
-        #: The started jobs not yet consumed, in window order (at most ``limit`` of them,
+        #: The started jobs not yet consumed, in window order (at most the budget's limit,
         #: so memory does not grow with the number of windows).
         self.jobs: list[_Job] = []
-        self.max_in_flight = max(1, max_in_flight)
-        self.limit = self.max_in_flight
+        #: ``max_in_flight`` applies when the pipeline has a budget of its own.
+        self.budget = budget if budget is not None else ExportBudget(max_in_flight, clock)
+        self.budget.join(self)
+        self.name = name  # a prefix of the job threads' names
         self.min_window_seconds = min_window_seconds
         self.resume = dict(resume or {})
         self.on_created = on_created
@@ -67,49 +72,36 @@ class ExportPipeline:
         self.clock = clock
         self.started = 0
         self.consumed = 0
-        self._lock = threading.Lock()
-        self._last_429 = -1e18
-        self._last_change = -1e18
-        self.rate_limit_events = 0
+        self._closed = False
 
-    # -- rate limiting ---------------------------------------------------------------------
+    @property
+    def limit(self) -> int:
+        """The budget's current limit of exports in flight."""
+        return self.budget.limit
+
+    @property
+    def rate_limit_events(self) -> int:
+        """429 answers the budget has seen."""
+        return self.budget.rate_limit_events
+
     def rate_limited(self) -> None:
-        """Called (from any thread) when Loop answers 429: halve the number in flight."""
-        with self._lock:
-            now = self.clock()
-            self.rate_limit_events += 1
-            self._last_429 = now
-            if self.limit > 1 and now - self._last_change > 2.0:
-                old, self.limit = self.limit, max(1, self.limit // 2)
-                self._last_change = now
-                LOGGER.warning(
-                    "Loop answered 429 Too Many Requests: exports in flight lowered %d -> %d",
-                    old,
-                    self.limit,
-                )
-
-    def _maybe_raise_limit(self) -> None:
-        with self._lock:
-            now = self.clock()
-            if (
-                self.limit < self.max_in_flight
-                and now - self._last_429 > QUIET_PERIOD_SECONDS
-                and now - self._last_change > QUIET_PERIOD_SECONDS
-            ):
-                old, self.limit = self.limit, self.limit + 1
-                self._last_change = now
-                LOGGER.info(
-                    "No 429 for a while: exports in flight raised %d -> %d", old, self.limit
-                )
+        """Called (from any thread) when Loop answers 429: the budget halves its limit."""
+        self.budget.rate_limited()
 
     # -- scheduling -----------------------------------------------------------------------
     def _top_up(self) -> None:
-        self._maybe_raise_limit()
-        while self.started < len(self.windows) and self.started - self.consumed < self.limit:
+        self.budget.top_up()
+
+    def start_jobs(self) -> None:
+        """Start windows in order while the budget allows (the budget calls this)."""
+        while not self._closed and self.started < len(self.windows) and self.budget.take():
             job = _Job(self.windows[self.started])
             self.jobs.append(job)
             job.thread = threading.Thread(
-                target=self._run, args=(job,), name=f"loop-export-{self.started}", daemon=True
+                target=self._run,
+                args=(job,),
+                name=f"loop-export-{self.name}{'-' if self.name else ''}{self.started}",
+                daemon=True,
             )
             job.thread.start()
             self.started += 1
@@ -167,6 +159,7 @@ class ExportPipeline:
                     raise payload
             self.jobs.pop(0)
             self.consumed = index + 1
+            self.budget.give_back()
 
     def close(self) -> None:
         """Stop background jobs and delete result files nobody will read.
@@ -176,6 +169,8 @@ class ExportPipeline:
         that (in a connect or name lookup, which cannot be interrupted) is left to end
         on its own: a daemon thread that can no longer hand anything out.
         """
+        self._closed = True
+        self.budget.leave(self, self.started - self.consumed)
         self.lifecycle.cancel.set()
         deadline = time.monotonic() + CLOSE_SECONDS
         for job in self.jobs[: self.started]:

@@ -4,12 +4,7 @@ passes an unfinished window, 429 lowers the number in flight and it recovers."""
 from __future__ import annotations
 
 import json
-import threading
-import typing as t
 
-from tap_loop.loop_api.lifecycle import ExportLifecycle
-from tap_loop.loop_api.pipeline import ExportPipeline
-from tap_loop.loop_api.windows import Window
 from tests.helpers import (
     DAY,
     EPOCH_2026_11_01,
@@ -60,38 +55,3 @@ def test_429_lowers_exports_in_flight_and_output_is_unchanged(sandbox, config, c
     assert run.returncode == 0, run.stderr
     assert "exports in flight lowered 4 -> 2" in run.stderr
     assert row_ids(run.records) == expected_ids(sandbox, START, START + 6 * DAY)
-
-
-class _FakeLifecycle:
-    cancel = threading.Event()
-
-
-def test_limit_halves_on_429_and_grows_back_after_a_quiet_period():
-    now = [0.0]
-    pipeline = ExportPipeline(
-        t.cast("ExportLifecycle", _FakeLifecycle()),
-        [Window(0, 1)],
-        max_in_flight=8,
-        min_window_seconds=60,
-        clock=lambda: now[0],
-    )
-    pipeline.rate_limited()
-    assert pipeline.limit == 4
-    now[0] = 1.0
-    pipeline.rate_limited()  # within 2 s of the last change: no further drop
-    assert pipeline.limit == 4
-    now[0] = 5.0
-    pipeline.rate_limited()
-    assert pipeline.limit == 2
-    now[0] = 30.0
-    pipeline._maybe_raise_limit()
-    assert pipeline.limit == 2  # not quiet long enough
-    now[0] = 70.0
-    pipeline._maybe_raise_limit()
-    assert pipeline.limit == 3
-    now[0] = 100.0
-    pipeline._maybe_raise_limit()
-    assert pipeline.limit == 3  # one step per quiet period
-    now[0] = 140.0
-    pipeline._maybe_raise_limit()
-    assert pipeline.limit == 4
