@@ -184,9 +184,9 @@ class TapLoop(Tap):
         ctx.exit()
 
     def connection_test(self) -> None:
-        """Export one short window of the first stream, up to its first row, then stop
-        cleanly: one export in all (the schema comes from that export's rows)."""
-        stream = t.cast("ReportStream", next(iter(self.streams.values())))
+        """Export one short window of the first stream (the first report), up to its
+        first row, then stop cleanly: one export in all (the schema comes from its rows)."""
+        stream = t.cast("ReportStream", self.streams[self.settings.streams()[0].stream])
         stream.selected = True
         stream.one_short_window = True
         stream.exports = RunExports(lambda: [stream])  # this one stream's export only
@@ -229,12 +229,22 @@ class TapLoop(Tap):
         streams = []
         for settings in stream_settings(self.run):
             if self.input_catalog is None and FirstSchema.is_deferred():
-                streams.append(ReportStream.without_catalog(self, self.run, settings))
-                continue
-            schema, keys = discover_schema(self.input_catalog, self.run, settings)
-            streams.append(
-                ReportStream(self, self.run, schema=schema, keys=keys, settings=settings)
-            )
+                stream = ReportStream.without_catalog(self, self.run, settings)
+            else:
+                schema, keys = discover_schema(self.input_catalog, self.run, settings)
+                stream = ReportStream(self, self.run, schema, keys, settings)
+            streams.append(stream)
+        # singer-sdk syncs the selected streams one after another, in the order of
+        # self.streams (by name): their exports are in flight together (run_exports.py).
+        exports = RunExports(
+            lambda: [
+                stream
+                for stream in self.streams.values()
+                if isinstance(stream, ReportStream) and stream.selected
+            ]
+        )
+        for stream in streams:
+            stream.exports = exports
         return streams
 
 

@@ -49,9 +49,9 @@ class TapRun:
     def last_state(self) -> dict | None:
         return self.states[-1] if self.states else None
 
-    def bookmark(self, state: dict | None = None) -> str | None:
+    def bookmark(self, state: dict | None = None, stream: str = "report") -> str | None:
         state = state if state is not None else self.last_state
-        return ((state or {}).get("bookmarks", {}).get("report", {}) or {}).get(
+        return ((state or {}).get("bookmarks", {}).get(stream, {}) or {}).get(
             "replication_key_value"
         )
 
@@ -180,13 +180,19 @@ def discover(config: dict, env: dict[str, str] | None = None) -> dict:
 
 
 def assert_no_state_ahead_of_rows(messages):
-    """Every row printed after a STATE belongs to a window ending after its bookmark."""
-    bookmark = None
+    """Every row printed after a STATE belongs to a window ending after its own stream's
+    bookmark in that STATE."""
+    bookmarks: dict[str, str | None] = {}
     for message in messages:
         if message["type"] == "STATE":
-            bookmark = message["value"]["bookmarks"]["report"].get("replication_key_value")
-        elif message["type"] == "RECORD" and bookmark is not None:
-            assert message["record"]["_loop_window_end"] > bookmark, (bookmark, message)
+            bookmarks = {
+                name: entry.get("replication_key_value")
+                for name, entry in message["value"].get("bookmarks", {}).items()
+            }
+        elif message["type"] == "RECORD":
+            bookmark = bookmarks.get(message["stream"])
+            if bookmark is not None:
+                assert message["record"]["_loop_window_end"] > bookmark, (bookmark, message)
 
 
 def expected_ids(sandbox, start, end, window=DAY, **filters):
