@@ -146,3 +146,56 @@ def test_created_and_abandoned_from_several_threads_lose_nothing():
     b.book.flush()
     expected = {entry_key(w, FP): f"e{w.start}" for i in range(8) for w in windows[i::8][1::2]}
     assert b.states[-1]["exports_in_flight"] == expected
+
+
+# -- filters the bookmark was reached with ---------------------------------------------------
+@pytest.mark.parametrize(
+    ("before", "now", "changes"),
+    [
+        ({"teamIds": ["a"]}, {"teamIds": ["a", "b"]}, [("teamIds", "added b")]),
+        ({"teamIds": ["a"]}, {}, [("teamIds", "removed")]),
+        ({"teamIds": ["a", "b"]}, {"teamIds": ["a"]}, []),
+        ({}, {"teamIds": ["a"]}, []),
+        ({}, {}, []),
+        (
+            {"tagIds": ["x"], "teamIds": ["a"]},
+            {"tagIds": ["y"]},
+            [("tagIds", "added y"), ("teamIds", "removed")],
+        ),
+        ({}, {"impersonateUser": "boss@x"}, [("impersonateUser", "nobody -> boss@x")]),
+        ({"impersonateUser": "a@x"}, {"impersonateUser": "a@x"}, []),
+    ],
+)
+def test_widened_filters(before, now, changes):
+    from tap_loop.state_book import widened_filters
+
+    assert widened_filters(before, now) == changes
+
+
+def test_the_filters_are_kept_with_the_bookmark_as_one_string():
+    from tap_loop.loop_api.windows import Window
+    from tap_loop.state_book import StateBook
+
+    entry: dict = {}
+    book = StateBook(lambda: entry, lambda: None, lambda: "_loop_window_end", stream="support")
+    book.filters = {"teamIds": ["b", "a"]}
+    assert book.bookmark_filters() is None
+    book.window_done(Window(0, 10), None)
+    assert entry["bookmark_filters"] == '{"teamIds":["b","a"]}'
+    assert book.bookmark_filters() == {"teamIds": ["b", "a"]}
+    entry["bookmark_filters"] = "{not json"
+    assert book.bookmark_filters() is None
+
+
+def test_every_streams_bookmark_is_checked_and_named():
+    from tap_loop.core.errors import LoopTapError
+    from tap_loop.state_book import check_state
+
+    state = {
+        "bookmarks": {
+            "support": {"replication_key_value": "2026-11-01T00:00:00Z"},
+            "sales": {"replication_key_value": "soon"},
+        }
+    }
+    with pytest.raises(LoopTapError, match=r"bookmarks\.sales\.replication_key_value"):
+        check_state(state)

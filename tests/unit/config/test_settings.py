@@ -162,3 +162,60 @@ def test_an_impersonate_user_no_header_can_carry_is_refused(user):
 def test_an_ascii_impersonate_user_is_kept():
     settings = load_settings({**BASE, "impersonate_user": " boss+x@xn--apek-ppa.example "})
     assert settings.impersonate_user == "boss+x@xn--apek-ppa.example"
+
+
+# -- reports -------------------------------------------------------------------------------
+REPORTS_BASE = {"api_token": "t", "start_date": "2026-01-01", "team_ids": ["t1"]}
+
+
+def test_without_reports_there_is_one_stream_named_report():
+    settings = load_settings(REPORTS_BASE)
+    assert [s.stream for s in settings.streams()] == ["report"]
+    assert settings.streams()[0] is settings
+
+
+def test_a_report_inherits_what_it_leaves_out_and_an_empty_list_clears_a_filter():
+    reports = [
+        {"name": "urgent", "tag_ids": ["tag_urgent"]},
+        {"name": "everything", "team_ids": []},
+        {"name": "local", "timezone": "Europe/Ljubljana", "impersonate_user": "a@b.c"},
+    ]
+    streams = {s.stream: s for s in load_settings({**REPORTS_BASE, "reports": reports}).streams()}
+    assert list(streams) == ["urgent", "everything", "local"]
+    assert streams["urgent"].filters == {"tagIds": ["tag_urgent"], "teamIds": ["t1"]}
+    assert streams["everything"].filters == {}
+    assert streams["local"].filters == {"teamIds": ["t1"]}
+    assert streams["local"].timezone == "Europe/Ljubljana"
+    assert streams["local"].impersonate_user == "a@b.c"
+    assert streams["urgent"].timezone == "UTC" and streams["urgent"].impersonate_user is None
+    assert all(s.reports == () for s in streams.values())
+    body = streams["urgent"].export_body(0, 1)
+    assert body["tagIds"] == ["tag_urgent"] and body["teamIds"] == ["t1"]
+
+
+def test_reports_from_a_json_string_as_an_environment_variable_gives_it():
+    text = '[{"name": "support", "team_ids": ["team_support"]}]'
+    settings = load_settings({**REPORTS_BASE, "reports": text})
+    assert [s.stream for s in settings.streams()] == ["support"]
+
+
+@pytest.mark.parametrize(
+    ("reports", "said"),
+    [
+        ([{"name": "9lives"}], "entry 1 has the name '9lives'"),
+        ([{"name": "a-b"}], "entry 1 has the name 'a-b'"),
+        ([{"name": "x" * 64}], "1 to 63 letters"),
+        ([{"name": "Sales"}, {"name": "sales"}], "names must differ in more than case"),
+        ([{"name": "a", "window_days": 1}], "has the key(s) 'window_days'"),
+        ([{"name": "a", "team_ids": [1]}], "invalid 'team_ids'"),
+        (["support"], "entry 1 is not an object"),
+        ({"name": "a"}, "expected a list of objects"),
+        ("[oops", "expected a JSON list of objects"),
+    ],
+)
+def test_an_invalid_report_names_the_entry_and_what_is_wrong(reports, said):
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**REPORTS_BASE, "reports": reports})
+    assert any(said in error and "'reports'" in error for error in caught.value.errors), (
+        caught.value.errors
+    )
