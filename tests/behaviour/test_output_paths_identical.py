@@ -23,7 +23,9 @@ from loop_sandbox.rows import count_rows
 from tests.helpers import (
     DAY,
     EPOCH_2026_11_01,
+    assert_no_state_ahead_of_rows,
     assert_records_fit_their_schema,
+    discover,
     parse_messages,
     tap_env,
 )
@@ -35,6 +37,10 @@ GENERAL = (
     "from tap_loop.tap import TapLoop; sys.argv[0] = 'tap-loop'; TapLoop.cli()"
 )
 
+REPORTS = [
+    {"name": "support", "team_ids": ["team_support"]},
+    {"name": "sales", "team_ids": ["team_sales"]},
+]
 CASES: dict[str, tuple[dict[str, t.Any], str]] = {
     "no maps": ({}, "fast"),
     # rows whose keys (nested ones too) come in varying orders: typed rows go out in the
@@ -104,6 +110,13 @@ CASES: dict[str, tuple[dict[str, t.Any], str]] = {
         {"no_catalog": True, "flattening_enabled": True, "flattening_max_depth": 2},
         "singer-sdk general",
     ),
+    # several reports: streams one after another, their exports in flight together
+    "several reports": ({"reports": REPORTS}, "fast"),
+    "several reports, no catalog": ({"reports": REPORTS, "no_catalog": True}, "fast"),
+    "several reports, one aliased": (
+        {"reports": REPORTS, "stream_maps": {"sales": {"__alias__": "loop_sales"}}},
+        "singer-sdk general",
+    ),
 }
 
 
@@ -168,6 +181,9 @@ def test_fast_path_output_equals_the_general_path(sandbox, config, catalog, tmp_
     no_catalog = extra.pop("no_catalog", False)
     if no_catalog:
         catalog = None
+    elif "reports" in extra:  # the catalog of those reports' streams
+        catalog = discover({**config, "reports": extra["reports"]})
+        sandbox.clear_requests()
     # deterministic STATE sequence: one export at a time, each still processing when the
     # tap first looks (so its in-flight STATE always comes before its rows)
     sandbox.configure(
@@ -188,10 +204,13 @@ def test_fast_path_output_equals_the_general_path(sandbox, config, catalog, tmp_
     assert json.dumps(normalised(shipped, ids)) == json.dumps(normalised(general, ids))
     if no_catalog:  # each run exported its three windows and nothing else (no sample)
         posts = [r for r in sandbox.requests if r["method"] == "POST"]
-        assert len(posts) == 2 * 3
+        assert len(posts) == 2 * 3 * len(extra.get("reports", [None]))
 
     # drift reached every stream the maps produce, as they transform it
     assert_records_fit_their_schema(shipped)
+    if "reports" in extra and "stream_maps" not in extra:
+        assert_no_state_ahead_of_rows(shipped)
+        assert {m["stream"] for m in shipped if m["type"] == "RECORD"} == {"support", "sales"}
     records = [m for m in shipped if m["type"] == "RECORD"]
     streams = {m["stream"] for m in records}
     assert records and streams
