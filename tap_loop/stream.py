@@ -284,34 +284,37 @@ class ReportStream(Stream):
 
     def _check_filters(self) -> None:
         """Warn when this run's filters admit rows the bookmark has already passed."""
+        self.book.filters = self.request_filters()
+        warning = self.filter_warning()
+        if warning is not None:
+            LOGGER.warning("%s%s", self.label, warning)
+
+    def filter_warning(self) -> str | None:
+        """What to tell the user when this run's filters admit rows the bookmark has
+        already passed (rows it never exports); None when they do not (``--plan`` shows
+        it too)."""
         book = self.book
-        now = self.request_filters()
-        book.filters = now
         before = book.bookmark_filters()
         bookmark = book.bookmark()
         if before is None or bookmark is None or self.one_short_window:
-            return
-        changes = widened_filters(before, now)
+            return None
+        changes = widened_filters(before, self.request_filters())
         if not changes:
-            return
+            return None
         where = (
             f"the report '{self.name}' (setting 'reports')"
             if self.name != DEFAULT_STREAM or self.settings.reports
             else "the settings"
         )
-        LOGGER.warning(
-            "%sThe filters of %s now admit rows the bookmark (%s) has already passed "
-            "(%s): this stream exports them only from %s on; earlier ones are never "
-            "exported. What to do: export that history as a report of its own (a new "
-            "'reports' entry with only what was added starts at start_date), or reset "
-            "this stream's state (meltano state clear, or remove bookmarks.%s) to export "
-            "everything again.",
-            self.label,
-            where,
-            to_iso(bookmark),
-            "; ".join(f"{_SETTING.get(field, field)}: {change}" for field, change in changes),
-            to_iso(max(bookmark - self.settings.lookback_seconds, 0)),
-            self.name,
+        changed = "; ".join(f"{_SETTING.get(field, field)}: {change}" for field, change in changes)
+        since = to_iso(max(bookmark - self.settings.lookback_seconds, 0))
+        return (
+            f"The filters of {where} now admit rows the bookmark ({to_iso(bookmark)}) has "
+            f"already passed ({changed}): this stream exports them only from {since} on; "
+            "earlier ones are never exported. What to do: export that history as a report "
+            "of its own (a new 'reports' entry with only what was added starts at "
+            "start_date), or reset this stream's state (meltano state clear, or remove "
+            f"bookmarks.{self.name}) to export everything again."
         )
 
     # -- records --------------------------------------------------------------------------

@@ -23,12 +23,21 @@ from tap_loop.cli.errors import (
     warn_unknown_settings,
 )
 from tap_loop.config import declared
-from tap_loop.config.settings import Run, Settings, SettingsError, load_settings
+from tap_loop.config.settings import DEFAULT_STREAM, Run, Settings, SettingsError, load_settings
 from tap_loop.core.output import LoopMessageWriter
 from tap_loop.core.redaction import install_log_redaction, register_secret
 from tap_loop.core.signals import STOP
 from tap_loop.discovery import discover_schema, stream_settings
 from tap_loop.first_schema import FirstSchema
+from tap_loop.plan import DEFAULT as PLAN_DEFAULT
+from tap_loop.plan import (
+    PROCESSING_SECONDS,
+    is_planning,
+    planning,
+    processing_seconds,
+    read_json,
+    write_plan,
+)
 from tap_loop.run_exports import RunExports
 from tap_loop.state_book import check_state
 from tap_loop.stream import ReportStream
@@ -110,12 +119,45 @@ class TapLoop(Tap):
     # -- command line: every mode reports a known failure as one line, exit 1 -------------
     @override
     @classmethod
-    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
-        """Sync (with or without a catalog). Without ``--catalog`` the first schema is
-        inferred from the sync's own first rows, not from a sample export
+    def invoke(cls, *args: t.Any, plan: str | None = None, **kwargs: t.Any) -> None:
+        """Sync (with or without a catalog), or with ``--plan`` print what the sync would
+        do (handled here, once click has read every option: ``--state`` and
+        ``--catalog`` count wherever they stand). Without ``--catalog`` the first schema
+        is inferred from the sync's own first rows, not from a sample export
         (first_schema.py)."""
         with one_line_errors(cls.logger), FirstSchema.deferred():
-            super().invoke(*args, **kwargs)
+            if plan is not None and not kwargs.get("about"):
+                cls.print_plan(plan, **kwargs)
+            else:
+                super().invoke(*args, **kwargs)
+
+    @classmethod
+    def print_plan(
+        cls,
+        plan: str,
+        config: t.Any = None,
+        state: t.IO[str] | None = None,
+        catalog: t.IO[str] | None = None,
+        **_: t.Any,
+    ) -> None:
+        """``--plan[=SECONDS]``: what a run would do, no API call (tap_loop.plan)."""
+        processing = processing_seconds(plan)
+        with planning():
+            tap = cls(
+                config=getattr(config, "config", None),
+                parse_env_config=bool(getattr(config, "parse_env", False)),
+                state=read_json(state, "state"),
+                catalog=read_json(catalog, "catalog"),
+                validate_config=True,
+                setup_mapper=False,
+            )
+            streams = [t.cast("ReportStream", s) for s in tap.streams.values()]
+            write_plan(
+                [s for s in streams if s.selected],
+                [s.name for s in streams if not s.selected],
+                tap.run.started,
+                processing,
+            )
 
     @classmethod
     def from_cli(cls, ctx: click.Context, **options: t.Any) -> TapLoop:
@@ -155,8 +197,21 @@ class TapLoop(Tap):
     @override
     @classmethod
     def get_singer_command(cls) -> click.Command:
-        """singer-sdk's command plus ``--diagnose``."""
+        """singer-sdk's command plus ``--diagnose`` and ``--plan``."""
         command = super().get_singer_command()
+        command.params.append(
+            click.Option(
+                ["--plan"],
+                is_flag=False,
+                flag_value=PLAN_DEFAULT,
+                metavar="[SECONDS]",
+                default=None,
+                help="Print what a run with this config (and --state, --catalog) would do "
+                "and an estimate of its API calls and time; creates nothing, makes no API "
+                f"call. --plan=SECONDS assumes Loop processes an export in SECONDS "
+                f"(default {PROCESSING_SECONDS:g}).",
+            )
+        )
         command.params.append(
             click.Option(
                 ["--diagnose"],
@@ -225,10 +280,14 @@ class TapLoop(Tap):
     def discover_streams(self) -> list[ReportStream]:
         """The stream ``report``, or one per ``reports`` entry; each stream's schema is
         inferred from a sample export of its own, except in the CLI's sync without a
-        catalog and in ``--test`` (see :meth:`invoke`)."""
+        catalog, in ``--test`` and in ``--plan`` (see :meth:`invoke`)."""
         streams = []
+        catalog = self.input_catalog
         for settings in stream_settings(self.run):
-            if self.input_catalog is None and FirstSchema.is_deferred():
+            name = settings.stream if settings is not None else DEFAULT_STREAM
+            # --plan: no sample for a stream the catalog lacks either (no API call at all)
+            missing = catalog is None or (is_planning() and catalog.get_stream(name) is None)
+            if missing and FirstSchema.is_deferred():
                 stream = ReportStream.without_catalog(self, self.run, settings)
             else:
                 schema, keys = discover_schema(self.input_catalog, self.run, settings)
