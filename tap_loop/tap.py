@@ -235,6 +235,13 @@ class TapLoop(Tap):
             streams.append(
                 ReportStream(self, self.run, schema=schema, keys=keys, settings=settings)
             )
+        # One RunExports for all: every selected stream's exports over one budget, in the
+        # order singer-sdk syncs them (that of self.streams).
+        exports = RunExports(
+            lambda: [t.cast("ReportStream", s) for s in self.streams.values() if s.selected]
+        )
+        for stream in streams:
+            stream.exports = exports
         return streams
 
 
