@@ -107,9 +107,12 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=0.1)
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="tap-loop-reports-"))
     exports = len(REPORTS) * args.windows
-    with Sandbox(token=TOKEN, processing_seconds=args.processing, rows_per_day=288) as box:
+    with (
+        tempfile.TemporaryDirectory(prefix="tap-loop-reports-") as tmp,
+        Sandbox(token=TOKEN, processing_seconds=args.processing, rows_per_day=288) as box,
+    ):
+        folder = Path(tmp)
         base = {
             "api_token": TOKEN,
             "api_url": box.api_url,
