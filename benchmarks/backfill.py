@@ -16,9 +16,11 @@ wall time of the whole backfill, one export's latency (median of the ``created``
 from __future__ import annotations
 
 import argparse
+import atexit
 import collections
 import json
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -55,6 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     scale = args.time_scale
     folder = Path(tempfile.mkdtemp(prefix="tap-loop-backfill-"))
+    atexit.register(shutil.rmtree, folder, True)  # removed at exit, also after an error
     catalog = empty_catalog()
     catalog_path = write_json(folder, "catalog.json", catalog)
     print(

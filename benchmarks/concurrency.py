@@ -7,7 +7,9 @@ synced with 1 export in flight and with 4; alternating runs, medians, identical 
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -37,6 +39,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="tap-loop-conc-"))
+    atexit.register(shutil.rmtree, folder, True)  # removed at exit, also after an error
     with Sandbox(token=TOKEN, processing_seconds=args.processing, rows_per_day=288) as box:
         base = {
             "api_token": TOKEN,
