@@ -22,6 +22,8 @@ the user-facing version):
   never recurses deeper than that; a nested object (not the row) with more distinct keys
   than ``max_object_keys`` is a free-form object too (see :meth:`SchemaInferrer.schema`).
   A free-form object accepts any object (targets store it as JSON).
+* An array whose elements may be arrays (``[[1, 2], [3]]``) is a free-form array (no
+  ``items``): targets store it as JSON (target-postgres ``jsonb``, not ``jsonb[]``).
 
 A schema node without ``"type"`` (``{}``, or only ``anyOf``/``$ref``/... ) accepts
 anything.
@@ -289,6 +291,14 @@ def _types_of(node: Mapping[str, Any]) -> list[str] | None:
     return [t] if isinstance(t, str) else list(t)
 
 
+def _required(node: Mapping[str, Any]) -> tuple[str, ...]:
+    """The names an object node requires (``required``; ignored unless a list of names)."""
+    names = node.get("required")
+    if type(names) is not list or not all(type(name) is str for name in names):
+        return ()
+    return tuple(names)
+
+
 def _is_any(node: Any) -> bool:
     return not isinstance(node, Mapping) or "type" not in node
 
@@ -421,9 +431,12 @@ class _Acc:
                 schema["properties"] = _props_schema(props, max_keys, path, folded)
         if "array" in names:
             items = self.items
-            schema["items"] = (
-                {} if items is None else items.to_schema(False, max_keys, f"{path}[]", folded)
-            )
+            if items is None:
+                schema["items"] = {}
+            elif "array" not in items.types:
+                schema["items"] = items.to_schema(False, max_keys, f"{path}[]", folded)
+            # else an array of arrays: free-form (no items), stored as JSON (jsonb): a
+            # target-postgres array of arrays column (jsonb[]) refuses [[1, 2], [3]]
         return schema
 
 
@@ -545,10 +558,23 @@ def merge_schemas(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
         elif pa is not None or pb is not None:
             out["properties"] = copy.deepcopy(pa if pa is not None else pb)
     if "array" in names:
-        ia = a.get("items", {}) if "array" in ta else None
-        ib = b.get("items", {}) if "array" in tb else None
-        if ia is not None and ib is not None:
+        ia = a.get("items", _FREE) if "array" in ta else None
+        ib = b.get("items", _FREE) if "array" in tb else None
+        if ia is _FREE or ib is _FREE:
+            pass  # one side is a free-form array (no items): so is the union
+        elif ia is not None and ib is not None:
             out["items"] = merge_schemas(ia, ib)
         else:
             out["items"] = copy.deepcopy(ia if ia is not None else ib)
+        if "items" in out and _holds_arrays(out["items"]):
+            del out["items"]  # an array of arrays: free-form
     return out
+
+
+#: An array node's absent ``items`` (a free-form array).
+_FREE: Any = object()
+
+
+def _holds_arrays(items: Any) -> bool:
+    """Whether an array's ``items`` node admits arrays by its type (an array of arrays)."""
+    return isinstance(items, Mapping) and "array" in (_types_of(items) or ())

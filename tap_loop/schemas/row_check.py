@@ -28,9 +28,11 @@ from tap_loop.schemas.inference import (
     _PY_TO_JSON,
     _ZONES,
     Folded,
+    _holds_arrays,
     _is_any,
     _json_type_slow,
     _NoneType,
+    _required,
     _types_of,
     is_date,
     is_date_time,
@@ -57,6 +59,9 @@ def fits(node: Any, value: Any) -> bool:
         check = _FORMAT_CHECKS.get(node.get("format"))
         return check is None or check(value)
     if t == "object":
+        required = _required(node)
+        if required and not all(k in value for k in required):
+            return False
         props = node.get("properties")
         return props is None or all(k in props and fits(props[k], v) for k, v in value.items())
     if t == "array":
@@ -109,7 +114,11 @@ class _Widening:
             new_items = items
             for element in value:
                 new_items = self.node(new_items, element, depth + 1, f"{path}[]")
-            return node if new_items is items else {**node, "items": new_items}
+            if new_items is items:
+                return node
+            if _holds_arrays(new_items):  # an array of arrays: free-form
+                return {k: v for k, v in node.items() if k != "items"}
+            return {**node, "items": new_items}
         return node
 
     def props(self, props: Mapping[str, Any], obj: Mapping[str, Any], depth: int, path: str) -> Any:
@@ -232,10 +241,21 @@ class _CheckSource:
     def emit(self, indent: int, line: str) -> None:
         self.lines.append("    " * indent + line)
 
-    def obj(self, props: Mapping[str, Any], var: str, indent: int, depth: int) -> None:
-        """Code returning False unless the dict ``var`` fits the properties."""
+    def obj(
+        self,
+        props: Mapping[str, Any],
+        var: str,
+        indent: int,
+        depth: int,
+        required: Any = (),
+    ) -> None:
+        """Code returning False unless the dict ``var`` fits the properties (and has the
+        ``required`` keys)."""
         if not all(type(key) is str for key in props):
             raise TypeError("non-string property names")  # caller falls back
+        for key in required or ():
+            self.emit(indent, f"if {key!r} not in {var}:")
+            self.emit(indent + 1, "return False")
         known = self.const(frozenset(props), "_KNOWN")
         size = len(props)
         if not props:
@@ -285,6 +305,11 @@ class _CheckSource:
             if fmt_check is not None:
                 fast.discard(str)
         props = None
+        if "object" in names and _required(node):
+            node_name = self.const(node, "_NODE")  # rare below the row: the reference check
+            self.emit(indent, f"if not fits({node_name}, {var}):")
+            self.emit(indent + 1, "return False")
+            return
         if "object" in names and node.get("properties") is not None:
             fast.discard(dict)
             props = node["properties"]
@@ -355,14 +380,18 @@ class _CheckSource:
         self.value(items, element, indent + 1, depth)
 
 
-def _generated_checker(props: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], bool]:
+def _generated_checker(
+    props: Mapping[str, Any], required: Any = ()
+) -> Callable[[Mapping[str, Any]], bool]:
     """``check(row)`` specialised to the properties: generated Python source, exec'd once.
 
     Same answers as :func:`fits` on the object schema (tests compare both on random
     schemas and rows); a row that is not exactly a ``dict`` goes to :func:`fits`. If the
     schema holds something the generator does not handle, :func:`fits` is used instead.
     """
-    root = {"type": "object", "properties": props}
+    root: dict[str, Any] = {"type": "object", "properties": props}
+    if required:
+        root["required"] = required
 
     def general(row: Mapping[str, Any]) -> bool:
         return fits(root, row)
@@ -373,7 +402,7 @@ def _generated_checker(props: Mapping[str, Any]) -> Callable[[Mapping[str, Any]]
         source.emit(0, "def check(row):")
         source.emit(1, "if type(row) is not dict:")
         source.emit(2, "return _general(row)")
-        source.obj(props, "row", 1, 0)
+        source.obj(props, "row", 1, 0, required)
         source.emit(1, "return True")
         code = compile("\n".join(source.lines), "<SchemaGuard.check>", "exec")
     except (TypeError, ValueError, SyntaxError, RecursionError, MemoryError):
@@ -420,8 +449,9 @@ class SchemaGuard:
         if self._props is None:
             self.check, self.typed = _accept_all, None
         else:
-            self.check = _generated_checker(self._props)
-            self.typed = typed_rows(self._props)
+            required = _required(schema)
+            self.check = _generated_checker(self._props, required)
+            self.typed = typed_rows(self._props, required)
 
     @property
     def schema(self) -> dict[str, Any]:

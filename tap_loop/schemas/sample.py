@@ -76,7 +76,18 @@ class Sample:
                 source,
             )
         schema = build_schema(inferred, settings.schema_overrides)
-        keys = choose_keys(schema, settings.primary_keys, self.never_null or set())
+        never_null = self.never_null or set()
+        keys = choose_keys(schema, settings.primary_keys, never_null)
+        for key in keys:
+            if key in schema["properties"] and key not in never_null:
+                LOGGER.warning(
+                    "Key property %r is null or missing in some rows of the %s: it is "
+                    "declared non-null (targets make it the primary key), so the first "
+                    "such row stops the run. What to do: set primary_keys to fields every "
+                    "row has.",
+                    key,
+                    source,
+                )
         return with_keys(schema, keys)
 
     @classmethod

@@ -1,7 +1,9 @@
 """Schema drift: keeps a stream's announced schema in step with the rows it emits.
 
 A row that does not fit the announced schema widens it, and a new SCHEMA message goes
-out (to every stream the stream maps make of it) before that row.
+out (to every stream the stream maps make of it) before that row. A row without a value
+for a key property the schema declares required and non-null stops the run
+(:class:`MissingKey`): widening would announce a nullable primary key.
 """
 
 from __future__ import annotations
@@ -12,14 +14,20 @@ import typing as t
 from singer_sdk import singerlib as singer
 from singer_sdk.mapper import RemoveRecordTransform
 
+from tap_loop.core.errors import LoopTapError
 from tap_loop.core.sdk_private import refresh_stream_maps, selected_schema, set_stream_schema
-from tap_loop.schemas.row_check import SchemaGuard
+from tap_loop.schemas.inference import _required
+from tap_loop.schemas.row_check import SchemaGuard, fits
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream
     from singer_sdk.mapper import PluginMapper
 
 LOGGER = logging.getLogger("tap_loop.schema")
+
+
+class MissingKey(LoopTapError):
+    """A row has no value (missing or null) for a required, non-null key property."""
 
 
 class SchemaTracker:
@@ -86,12 +94,27 @@ class SchemaTracker:
                 )
             if self.guard.check(row):
                 return changed
+        self._check_keys(row)
         changes = self.guard.changes(row)
         self.schema = self.guard.widen(row)
         for change in changes:
             self._tell(change, "Schema drift: %s; announcing a wider schema")
         self.announce()
         return changed
+
+    def _check_keys(self, row: dict[str, t.Any]) -> None:
+        """Raise :class:`MissingKey` if the row lacks a value for a required key property
+        whose schema refuses null."""
+        props = self.schema.get("properties") or {}
+        for key in _required(self.schema):
+            if row.get(key) is None and (key not in row or not fits(props.get(key), None)):
+                where = row.get("_loop_export_id")
+                raise MissingKey(
+                    f"A row{f' of export {where}' if where else ''} has no value for key "
+                    f"property {key!r} ({'missing' if key not in row else 'null'}); the "
+                    "schema declares it required and non-null, as targets make it the "
+                    "primary key. What to do: set primary_keys to fields every row has."
+                )
 
     def _tell(self, key: str, message: str) -> None:
         if key not in self._told:

@@ -34,6 +34,7 @@ from tap_loop.schemas.inference import (
     _from_iterable,
     _is_any,
     _of_type,
+    _required,
     _types_of,
     is_date,
     is_date_time,
@@ -118,9 +119,11 @@ class _Types:
             elif name == "object":
                 props = node.get("properties")
                 if props is None:
+                    if _required(node):
+                        raise _Untranslatable("a free-form object with required keys")
                     members.append(dict)
                     continue
-                struct, probe = self.struct(props)
+                struct, probe = self.struct(props, _required(node))
                 members.append(struct)
                 if probe is not None:
                     probes.append(partial(_kind_probe, struct, probe))
@@ -139,10 +142,15 @@ class _Types:
         kind = Union[tuple(members)] if len(members) > 1 else members[0]  # noqa: UP007
         return kind, _all(probes)
 
-    def struct(self, props: Mapping[str, Any]) -> tuple[type[msgspec.Struct], Probe | None]:
-        """A Struct for an object with these properties (none required, no other field),
-        and a probe for the formats among them, given a list of such Structs."""
-        fields: list[tuple[str, Any, Any]] = []
+    def struct(
+        self, props: Mapping[str, Any], required: Any = ()
+    ) -> tuple[type[msgspec.Struct], Probe | None]:
+        """A Struct for an object with these properties (only the ``required`` ones
+        required, no other field), and a probe for the formats among them, given a list
+        of such Structs."""
+        if not all(key in props for key in required):
+            raise _Untranslatable("a required key that is not a property")
+        fields: list[Any] = []
         rename: dict[str, str] = {}
         probes: list[Probe] = []
         for index, (key, sub) in enumerate(props.items()):
@@ -151,7 +159,10 @@ class _Types:
             field = f"f{index}"
             rename[field] = key
             kind, probe = self.node(sub)
-            fields.append((field, Union[kind, msgspec.UnsetType], msgspec.UNSET))  # noqa: UP007
+            if key in required:
+                fields.append((field, kind))
+            else:
+                fields.append((field, Union[kind, msgspec.UnsetType], msgspec.UNSET))  # noqa: UP007
             if probe is not None:
                 get = attrgetter(field)
                 probes.append(partial(_field_probe, get, probe))
@@ -160,6 +171,7 @@ class _Types:
             fields,
             rename=rename,
             forbid_unknown_fields=True,
+            kw_only=True,  # required fields anywhere, in the schema's order
             gc=False,
         )
         return struct, _all(probes)
@@ -184,9 +196,9 @@ class TypedRows:
     written, strings, nested objects).
     """
 
-    def __init__(self, props: Mapping[str, Any]) -> None:
+    def __init__(self, props: Mapping[str, Any], required: Any = ()) -> None:
         """Raises _Untranslatable (or TypeError...) when msgspec cannot say the schema."""
-        struct, self._probe = _Types().struct(props)
+        struct, self._probe = _Types().struct(props, required)
         self._decode = msgspec.json.Decoder(list[struct]).decode  # type: ignore[valid-type]  # a Struct made at run time
         self.fields = {key: f"f{index}" for index, key in enumerate(props)}
 
@@ -222,11 +234,11 @@ class TypedRows:
         return set_all
 
 
-def typed_rows(props: Mapping[str, Any]) -> TypedRows | None:
-    """Typed rows for the object schema with these properties; None when msgspec's
-    types cannot express it exactly."""
+def typed_rows(props: Mapping[str, Any], required: Any = ()) -> TypedRows | None:
+    """Typed rows for the object schema with these properties (and ``required`` keys);
+    None when msgspec's types cannot express it exactly."""
     try:
-        return TypedRows(props)
+        return TypedRows(props, required)
     except (_Untranslatable, TypeError, ValueError, RecursionError):
         return None
 
