@@ -12,8 +12,10 @@ does not, such as a space for ``T``, and its pattern constraint costs microsecon
 value).
 
 The answer is *sound*: rows only if every row fits the schema as
-:func:`tap_loop.schemas.row_check.fits` defines it. None may also mean "not sure" (text that
-msgspec refuses, a number beyond a float's range): the caller then parses that chunk
+:func:`tap_loop.schemas.row_check.fits` defines it, every number as the other readers
+have it (:mod:`tap_loop.results.numbers`). None may also mean "not sure" (text that
+msgspec refuses, a number beyond a float's range, text that may hold a number of 16 or
+more digits where the schema says ``number``): the caller then parses that chunk
 into dicts and checks it row by row, which also finds where a wider schema must be
 announced. A schema the translation cannot express (a type name JSON Schema does not
 have, a property name that is not a string) gets no typed rows.
@@ -29,6 +31,7 @@ from typing import Any, Union
 
 import msgspec
 
+from tap_loop.results.numbers import exact_number, lossy_hint
 from tap_loop.schemas.inference import (
     _DATE_TIME_FAST,
     _from_iterable,
@@ -98,6 +101,7 @@ class _Types:
 
     def __init__(self) -> None:
         self.count = itertools.count()
+        self.floats = False  # a node says "number": decoded as a float
 
     def node(self, node: Any) -> tuple[Any, Probe | None]:
         """The type of the values that fit ``node``, and a probe if it holds formats."""
@@ -111,6 +115,7 @@ class _Types:
         for name in dict.fromkeys(names):
             if name in _SCALARS:
                 members.extend(_SCALARS[name])
+                self.floats = self.floats or name == "number"
             elif name == "string":
                 members.append(str)
                 strings = _FORMATS.get(node.get("format"))
@@ -198,12 +203,20 @@ class TypedRows:
 
     def __init__(self, props: Mapping[str, Any], required: Any = ()) -> None:
         """Raises _Untranslatable (or TypeError...) when msgspec cannot say the schema."""
-        struct, self._probe = _Types().struct(props, required)
-        self._decode = msgspec.json.Decoder(list[struct]).decode  # type: ignore[valid-type]  # a Struct made at run time
+        types = _Types()
+        struct, self._probe = types.struct(props, required)
+        #: Floats in free-form places (``Any``) are exact through the hook; a "number"
+        #: node's are msgspec's floats, so text that may hold a long one is not decoded.
+        self._floats = types.floats
+        self._decode = msgspec.json.Decoder(list[struct], float_hook=exact_number).decode  # type: ignore[valid-type]  # a Struct made at run time
         self.fields = {key: f"f{index}" for index, key in enumerate(props)}
 
     def decode(self, text: bytes | bytearray) -> list[Any] | None:
-        """The rows of the JSON array ``text`` as Structs if all fit, else None."""
+        """The rows of the JSON array ``text`` as Structs if all fit, else None (also when
+        a "number" node may meet a number a float would change:
+        :func:`~tap_loop.results.numbers.lossy_hint`)."""
+        if self._floats and lossy_hint(text):
+            return None
         try:
             rows = self._decode(text)
         except (msgspec.ValidationError, msgspec.DecodeError):
