@@ -4,6 +4,8 @@ blocking their window. The tap as a real process against the sandbox (``edge_val
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.helpers import (
@@ -39,3 +41,43 @@ def test_lone_surrogates_and_huge_numbers_go_out(sandbox, config, path):
     assert len(warnings) == 3  # once per window's file, with the field and a count
     assert all("'edgeNote'" in line for line in warnings)
     assert "run again later" not in run.stderr
+
+
+#: Numbers as Loop writes them, and as each must leave the tap: every digit of a number a
+#: float cannot hold; a float's shortest form of one it can (the same value).
+LONG_DECIMALS = {
+    "9007199254740993.0": "9007199254740993.0",
+    "12345678901234567890.5": "12345678901234567890.5",
+    "3.14159265358979323846264338327950288": "3.14159265358979323846264338327950288",
+    "-0.1000000000000000055511151231257827": "-0.1000000000000000055511151231257827",
+    "1.50": "1.5",
+    "2.25": "2.25",
+}
+
+
+@pytest.mark.parametrize("catalog_first", [True, False], ids=["catalog", "no-catalog"])
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_long_decimals_go_out_with_every_digit(sandbox, config, path, catalog_first):
+    """Over real HTTP, on both output paths, with and without a catalog: the RECORD lines
+    hold exactly the digits Loop sent, top level and nested (issue 20)."""
+    texts = list(LONG_DECIMALS)
+    sandbox.configure(
+        given_values={
+            "reading": texts,
+            "nested": [f'{{"v":[{text}]}}' for text in reversed(texts)],
+        }
+    )
+    config = {**config, **PATHS[path]}
+    catalog = discover(config) if catalog_first else None
+    if catalog is not None:
+        assert catalog["streams"][0]["schema"]["properties"]["reading"]["type"] == [
+            "number",
+            "null",
+        ]
+    run = run_tap(config, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    lines = [line for line in run.stdout.splitlines() if line.startswith('{"type":"RECORD"')]
+    assert len(lines) == len(expected_ids(sandbox, START, START + 3 * DAY))
+    found = {re.search(r'"reading":([^,}]+)', line).group(1) for line in lines}
+    nested = {re.search(r'"nested":\{"v":\[([^\]]+)\]', line).group(1) for line in lines}
+    assert found == nested == set(LONG_DECIMALS.values())
