@@ -259,7 +259,8 @@ def generate_rows(
             row["_loop_window_end"] = f"{created[:10]}T23:59:59Z"
             row["_loop_export_id"] = f"loop-{k}"
         for name, texts in given_values:
-            row[name] = orjson.Fragment(texts[k % len(texts)])
+            fragment: Any = orjson.Fragment(texts[k % len(texts)])
+            row[name] = fragment
         if shuffled_keys:
             row = _shuffled(row, random.Random(h))
         yield row

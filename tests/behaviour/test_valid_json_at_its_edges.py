@@ -78,6 +78,12 @@ def test_long_decimals_go_out_with_every_digit(sandbox, config, path, catalog_fi
     assert run.returncode == 0, run.stderr
     lines = [line for line in run.stdout.splitlines() if line.startswith('{"type":"RECORD"')]
     assert len(lines) == len(expected_ids(sandbox, START, START + 3 * DAY))
-    found = {re.search(r'"reading":([^,}]+)', line).group(1) for line in lines}
-    nested = {re.search(r'"nested":\{"v":\[([^\]]+)\]', line).group(1) for line in lines}
+    found = {_first(r'"reading":([^,}]+)', line) for line in lines}
+    nested = {_first(r'"nested":\{"v":\[([^\]]+)\]', line) for line in lines}
     assert found == nested == set(LONG_DECIMALS.values())
+
+
+def _first(pattern: str, text: str) -> str:
+    match = re.search(pattern, text)
+    assert match is not None, text
+    return match.group(1)
