@@ -27,6 +27,7 @@ from tap_loop.schemas.inference import (
     _MIN_SEC,
     _PY_TO_JSON,
     _ZONES,
+    INT64,
     Folded,
     _holds_arrays,
     _is_any,
@@ -34,6 +35,9 @@ from tap_loop.schemas.inference import (
     _NoneType,
     _required,
     _types_of,
+    big_integer_schema,
+    holds_digits,
+    is_big_integer_field,
     is_date,
     is_date_time,
     json_type,
@@ -432,26 +436,43 @@ class SchemaGuard:
     #: None if msgspec's types cannot express the schema.
     typed: TypedRows | None
 
-    def __init__(self, schema: Mapping[str, Any], max_object_keys: int | None = None) -> None:
+    def __init__(
+        self,
+        schema: Mapping[str, Any],
+        max_object_keys: int | None = None,
+        big_integers: str | None = None,
+    ) -> None:
         """Guard rows against ``schema``: an object schema with ``properties``.
 
         Without ``properties`` every row fits and nothing is ever widened. Widening
         makes a nested object whose properties would pass ``max_object_keys`` (None: no
-        bound) a free-form object (see :mod:`~tap_loop.schemas.inference`).
+        bound) a free-form object (see :mod:`~tap_loop.schemas.inference`). With
+        ``big_integers`` (the setting), :meth:`declare` finds the integer fields that
+        meet an integer beyond 64 bits, and :meth:`redeclare` declares them so.
         """
         self._max_keys = max_object_keys
+        self._big = big_integers
         self._set(copy.deepcopy(dict(schema)))
 
     def _set(self, schema: dict[str, Any]) -> None:
         self._schema = schema
         props = schema.get("properties")
         self._props: Mapping[str, Any] | None = props if isinstance(props, Mapping) else None
+        props = self._props or {}
+        #: Top-level fields whose integers go out as strings of digits.
+        self._digits = [key for key, node in props.items() if holds_digits(node)]
+        #: Top-level integer fields that re-declare on an integer beyond 64 bits.
+        self._int64 = [
+            key for key, node in props.items() if self._big and is_big_integer_field(node)
+        ]
+        #: Whether :meth:`declare` has anything to do.
+        self.declares = bool(self._digits or self._int64)
         if self._props is None:
             self.check, self.typed = _accept_all, None
         else:
             required = _required(schema)
             self.check = _generated_checker(self._props, required)
-            self.typed = typed_rows(self._props, required)
+            self.typed = typed_rows(self._props, required, self._int64, self._digits)
 
     @property
     def schema(self) -> dict[str, Any]:
@@ -482,6 +503,31 @@ class SchemaGuard:
         new = self._widened(row)
         if new is not self._schema:
             self._set(new)
+        return self.schema
+
+    def declare(self, row: dict[str, Any]) -> list[str]:
+        """Make the row's values as the schema declares them: an integer in a string of
+        digits field (``"format": "x-singer.decimal"``) becomes the string of its digits
+        (in place). Returns the integer fields holding an integer beyond 64 bits (with
+        ``big_integers`` set), which :meth:`redeclare` must declare first."""
+        for name in self._digits:
+            value = row.get(name)
+            if type(value) is int:
+                row[name] = str(value)
+        low, high = INT64
+        return [
+            name
+            for name in self._int64
+            if type(value := row.get(name)) is int and not low <= value <= high
+        ]
+
+    def redeclare(self, names: list[str]) -> dict[str, Any]:
+        """Declare these integer fields as ``big_integers`` says (a string of digits, or a
+        number), update the guard, and return the new schema."""
+        props = dict(self._props or {})
+        for name in names:
+            props[name] = big_integer_schema(props[name], self._big or "string")
+        self._set({**self._schema, "properties": props})
         return self.schema
 
     def changes(self, row: Mapping[str, Any]) -> list[str]:

@@ -27,13 +27,14 @@ import itertools
 from collections.abc import Callable, Mapping
 from functools import partial
 from operator import attrgetter
-from typing import Any, Union
+from typing import Annotated, Any, Union
 
 import msgspec
 
 from tap_loop.results.numbers import exact_number, lossy_hint
 from tap_loop.schemas.inference import (
     _DATE_TIME_FAST,
+    INT64,
     _from_iterable,
     _is_any,
     _of_type,
@@ -41,6 +42,7 @@ from tap_loop.schemas.inference import (
     _types_of,
     is_date,
     is_date_time,
+    is_decimal_text,
 )
 
 __all__ = ["TypedRows", "to_builtins", "typed_rows"]
@@ -67,7 +69,15 @@ def _dates(strings: set[str]) -> bool:
     return all(map(is_date, strings))
 
 
-_FORMATS: dict[str, Callable[[set[str]], bool]] = {"date-time": _date_times, "date": _dates}
+def _decimal_texts(strings: set[str]) -> bool:
+    return all(map(is_decimal_text, strings))
+
+
+_FORMATS: dict[str, Callable[[set[str]], bool]] = {
+    "date-time": _date_times,
+    "date": _dates,
+    "x-singer.decimal": _decimal_texts,
+}
 
 
 # The probes of one place of the schema (bound with functools.partial), given its values:
@@ -148,11 +158,16 @@ class _Types:
         return kind, _all(probes)
 
     def struct(
-        self, props: Mapping[str, Any], required: Any = ()
+        self,
+        props: Mapping[str, Any],
+        required: Any = (),
+        int64: Any = (),
+        digits: Any = (),
     ) -> tuple[type[msgspec.Struct], Probe | None]:
         """A Struct for an object with these properties (only the ``required`` ones
         required, no other field), and a probe for the formats among them, given a list
-        of such Structs."""
+        of such Structs. Fields in ``int64`` (integer fields) take only integers a bigint
+        holds; fields in ``digits`` (strings of digits) take integers too."""
         if not all(key in props for key in required):
             raise _Untranslatable("a required key that is not a property")
         fields: list[Any] = []
@@ -164,6 +179,10 @@ class _Types:
             field = f"f{index}"
             rename[field] = key
             kind, probe = self.node(sub)
+            if key in int64:
+                kind = _INT64 if kind is int else Union[_INT64, None]  # noqa: UP007
+            elif key in digits:
+                kind = Union[kind, int]  # noqa: UP007
             if key in required:
                 fields.append((field, kind))
             else:
@@ -180,6 +199,9 @@ class _Types:
             gc=False,
         )
         return struct, _all(probes)
+
+
+_INT64 = Annotated[int, msgspec.Meta(ge=INT64[0], le=INT64[1])]
 
 
 def _all(probes: list[Probe]) -> Probe | None:
@@ -201,10 +223,19 @@ class TypedRows:
     written, strings, nested objects).
     """
 
-    def __init__(self, props: Mapping[str, Any], required: Any = ()) -> None:
-        """Raises _Untranslatable (or TypeError...) when msgspec cannot say the schema."""
+    def __init__(
+        self,
+        props: Mapping[str, Any],
+        required: Any = (),
+        int64: Any = (),
+        digits: Any = (),
+    ) -> None:
+        """Raises _Untranslatable (or TypeError...) when msgspec cannot say the schema.
+        ``int64`` and ``digits``: see :meth:`SchemaGuard.declare
+        <tap_loop.schemas.row_check.SchemaGuard.declare>`."""
         types = _Types()
-        struct, self._probe = types.struct(props, required)
+        struct, self._probe = types.struct(props, required, int64, digits)
+        self._digits = [f"f{index}" for index, key in enumerate(props) if key in digits]
         #: Floats in free-form places (``Any``) are exact through the hook; a "number"
         #: node's are msgspec's floats, so text that may hold a long one is not decoded.
         self._floats = types.floats
@@ -222,7 +253,14 @@ class TypedRows:
         except (msgspec.ValidationError, msgspec.DecodeError):
             return None
         probe = self._probe
-        return rows if probe is None or probe(rows) else None
+        if probe is not None and not probe(rows):
+            return None
+        for name in self._digits:  # integers of a string-of-digits field: their digits
+            for row in rows:
+                value = getattr(row, name)
+                if type(value) is int:
+                    setattr(row, name, str(value))
+        return rows
 
     def setter(self, values: Mapping[str, Any]) -> Callable[[list[Any]], bool] | None:
         """Sets these fields on each Struct of a list, if no Struct has any of them yet
@@ -247,11 +285,13 @@ class TypedRows:
         return set_all
 
 
-def typed_rows(props: Mapping[str, Any], required: Any = ()) -> TypedRows | None:
-    """Typed rows for the object schema with these properties (and ``required`` keys);
-    None when msgspec's types cannot express it exactly."""
+def typed_rows(
+    props: Mapping[str, Any], required: Any = (), int64: Any = (), digits: Any = ()
+) -> TypedRows | None:
+    """Typed rows for the object schema with these properties (and ``required`` keys,
+    ``int64`` and ``digits`` fields); None when msgspec's types cannot express it exactly."""
     try:
-        return TypedRows(props, required)
+        return TypedRows(props, required, int64, digits)
     except (_Untranslatable, TypeError, ValueError, RecursionError):
         return None
 
