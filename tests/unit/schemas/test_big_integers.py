@@ -3,6 +3,8 @@ redeclare, and typed rows agree."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tap_loop.core.output import dumps
@@ -10,7 +12,7 @@ from tap_loop.schemas.inference import DIGITS, SchemaInferrer
 from tap_loop.schemas.row_check import SchemaGuard
 from tap_loop.schemas.typed_rows import to_builtins
 
-ROWS = [
+ROWS: list[dict[str, Any]] = [
     {"big": 2**127, "small": 5, "mixed": 1.5},
     {"big": -(10**40), "small": None, "mixed": 2**70},
 ]
@@ -50,7 +52,7 @@ def test_nested_big_integers_stay_integers() -> None:
 def test_the_guard_redeclares_an_integer_field_on_a_big_integer() -> None:
     schema = {"type": "object", "properties": {"n": {"type": ["integer", "null"]}}}
     guard = SchemaGuard(schema, None, "string")
-    row = {"n": 7}
+    row: dict[str, Any] = {"n": 7}
     assert guard.declare(row) == [] and row == {"n": 7}
     row = {"n": 2**70}
     assert guard.check(row)  # JSON Schema's integer takes it: declare() is what tells
@@ -59,7 +61,7 @@ def test_the_guard_redeclares_an_integer_field_on_a_big_integer() -> None:
     assert new["properties"]["n"] == {"type": ["string", "null"], "format": DIGITS}
     assert guard.declare(row) == [] and row == {"n": str(2**70)}
     assert guard.check(row) and guard.check({"n": None})
-    small = {"n": 3}
+    small: dict[str, Any] = {"n": 3}
     guard.declare(small)
     assert small == {"n": "3"}
     assert not guard.check({"n": "abc"})  # not digits: the format is enforced
