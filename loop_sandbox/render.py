@@ -48,6 +48,7 @@ class RenderSpec:
     custom_fields: int = 0
     deep_nesting: int = 0
     tap_named_fields: bool = False
+    given_values: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def rows(self, *, fresh: bool = False) -> Iterator[dict[str, Any]]:
         """The rows this export contains."""

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from loop_sandbox import pools
 
 _M64 = (1 << 64) - 1
@@ -107,6 +109,7 @@ def generate_rows(
     custom_fields: int = 0,
     deep_nesting: int = 0,
     tap_named_fields: bool = False,
+    given_values: tuple[tuple[str, tuple[str, ...]], ...] = (),
 ) -> Iterator[dict[str, Any]]:
     """Yield the rows of the inclusive window ``[start, end]`` in time order.
 
@@ -127,7 +130,11 @@ def generate_rows(
     type. With ``deep_nesting`` N, every row carries ``deep``, objects nested N levels
     (``{"level": {"level": ... {"k": k}}}``). With ``tap_named_fields``, every row carries
     Loop fields named like the tap's own: ``_loop_window_start``, ``_loop_window_end``
-    (date-times of Loop's) and ``_loop_export_id``.
+    (date-times of Loop's) and ``_loop_export_id``. With ``given_values`` (pairs of a
+    field name and JSON texts), row ``k`` carries each such field with the ``k % n``-th
+    of its ``n`` texts, written into the export as it is (an ``orjson.Fragment``:
+    ``9007199254740993.0`` keeps its digits); a field named like a generated one
+    replaces it. JSON exports only, and not with ``big_integers`` or ``edge_values``.
     """
     step, per = slot_params(rows_per_day)
     teams = pools.TEAMS
@@ -251,6 +258,9 @@ def generate_rows(
             row["_loop_window_start"] = created
             row["_loop_window_end"] = f"{created[:10]}T23:59:59Z"
             row["_loop_export_id"] = f"loop-{k}"
+        for name, texts in given_values:
+            fragment: Any = orjson.Fragment(texts[k % len(texts)])
+            row[name] = fragment
         if shuffled_keys:
             row = _shuffled(row, random.Random(h))
         yield row
