@@ -171,7 +171,14 @@ class ReportStream(Stream):
 
     def _new_tracker(self) -> SchemaTracker:
         tap = self.loop_tap
-        return SchemaTracker(self, tap.mapper, tap.write_message, self.settings.max_object_keys)
+        settings = self.settings
+        return SchemaTracker(
+            self,
+            tap.mapper,
+            tap.write_message,
+            settings.max_object_keys,
+            settings.big_integers,
+        )
 
     # -- state ----------------------------------------------------------------------------
     @override

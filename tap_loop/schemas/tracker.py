@@ -49,13 +49,10 @@ class SchemaTracker:
         big_integers: str | None = None,
     ) -> None:
         """``max_object_keys``, ``big_integers``: those settings (see
-        :class:`~tap_loop.schemas.row_check.SchemaGuard`); ``big_integers`` defaults to
-        the stream's setting."""
+        :class:`~tap_loop.schemas.row_check.SchemaGuard`)."""
         self.stream = stream
         self.mapper = mapper
         self.write_message = write_message
-        if big_integers is None:
-            big_integers = getattr(getattr(stream, "settings", None), "big_integers", None)
         self.big_integers = big_integers or "string"
         self.guard = SchemaGuard(stream.effective_schema, max_object_keys, big_integers)
         self.schema = self.guard.schema
