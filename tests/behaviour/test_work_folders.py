@@ -29,7 +29,7 @@ def downloading(config, catalog, known: set[Path]) -> tuple[subprocess.Popen, Pa
 
     def started() -> Path | None:
         for folder in work_folders() - known:
-            if any(folder.glob("loop-*")):
+            if any(folder.rglob("loop-*")):  # in its stream-<n> folder
                 return folder
         return None
 
