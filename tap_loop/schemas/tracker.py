@@ -12,7 +12,7 @@ import typing as t
 from singer_sdk import singerlib as singer
 from singer_sdk.mapper import RemoveRecordTransform
 
-from tap_loop.core.sdk_private import refresh_stream_maps, selected_schema, set_stream_schema
+from tap_loop.schemas import announced, unloadable
 from tap_loop.schemas.row_check import SchemaGuard
 
 if t.TYPE_CHECKING:
@@ -46,10 +46,7 @@ class SchemaTracker:
         self.write_message = write_message
         self.guard = SchemaGuard(stream.effective_schema, max_object_keys)
         self.schema = self.guard.schema
-        mask = stream.mask
-        self.pinned = any(
-            not selected for breadcrumb, selected in mask.items() if len(breadcrumb) >= 2
-        )
+        self.pinned = announced.pinned(stream)
         self._told: set[str] = set()
 
     def decode(self, text: bytes | bytearray) -> list[t.Any] | None:
@@ -87,9 +84,11 @@ class SchemaTracker:
             if self.guard.check(row):
                 return changed
         changes = self.guard.changes(row)
-        self.schema = self.guard.widen(row)
+        before, self.schema = self.schema, self.guard.widen(row)
         for change in changes:
             self._tell(change, "Schema drift: %s; announcing a wider schema")
+        for name in unloadable.to_string(before, self.schema):
+            unloadable.warn(name, self.stream.name)
         self.announce()
         return changed
 
@@ -103,14 +102,8 @@ class SchemaTracker:
         stream maps make of ``report`` (aliases, projections, flattening), as they
         transform it, through singer-sdk's public mapper API."""
         stream = self.stream
-        mapper = self.mapper
         schema = self.schema  # the guard's copy, owned by this tracker
-        # The general path prunes with ``stream.schema``, conforms with its effective one.
-        set_stream_schema(stream, schema)
-        # Pruned as singer-sdk pruned the catalog's schema when it registered it.
-        selected = selected_schema(stream.name, schema, stream.mask)
-        mapper.register_raw_stream_schema(stream.name, selected, stream.primary_keys)
-        maps = refresh_stream_maps(stream, mapper)
+        maps = announced.register(stream, self.mapper, schema)
         bookmark_keys = [stream.replication_key] if stream.replication_key else None
         for stream_map in maps:
             if isinstance(stream_map, RemoveRecordTransform):
@@ -123,3 +116,4 @@ class SchemaTracker:
                     bookmark_keys,
                 )
             )
+        announced.remember(stream.stream_state, schema)  # the next STATE carries it
