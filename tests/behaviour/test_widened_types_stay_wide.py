@@ -66,3 +66,22 @@ def test_without_a_catalog_the_first_schema_is_widened_by_the_state(sandbox, con
     run_2 = run_tap({**config, "end_date": iso(START + 2 * DAY)}, state=run_1.last_state)
     assert run_2.returncode == 0, run_2.stderr
     assert [count_type(m) for m in run_2.schemas] == [["number", "null"]]
+
+
+def test_a_numeric_field_widened_to_string_is_named_with_what_to_do(sandbox, config):
+    """A field announced as a number that then holds strings: the targets cannot load it
+    (docs/schema.md), so the run says which field and what to do, once."""
+    catalog = discover({**config, "end_date": iso(START + DAY), "schema_sample_days": 1})
+    entry = next(s for s in catalog["streams"] if s["tap_stream_id"] == "report")
+    entry["schema"]["properties"]["subject"] = {"type": ["number", "null"]}
+    run = run_tap({**config, "end_date": iso(START + DAY)}, catalog=catalog)
+    assert run.returncode == 0, run.stderr
+    warnings = [line for line in run.stderr.splitlines() if "now holds a string" in line]
+    assert len(warnings) == 1, run.stderr
+    assert "'subject' of stream 'report'" in warnings[0]
+    assert "str(subject) if subject is not None else None" in warnings[0]
+    assert run.schemas[-1]["schema"]["properties"]["subject"]["type"] == [
+        "string",
+        "number",
+        "null",
+    ]
