@@ -22,6 +22,7 @@ ROW_OPTIONS = (
     "tap_named_fields",
     "warehouse_shapes",
     "numbers_between",
+    "given_values",
 )
 
 
@@ -54,6 +55,7 @@ class SandboxConfig:
     tap_named_fields: bool = False
     warehouse_shapes: bool = False
     numbers_between: tuple[int, int] | None = None
+    given_values: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def updated(self, **options: Any) -> SandboxConfig:
         """A copy with ``options`` applied; ValueError on unknown names or bad values."""
@@ -63,6 +65,8 @@ class SandboxConfig:
             raise ValueError(f"unknown option(s): {', '.join(unknown)}")
         if options.get("numbers_between") is not None:
             options["numbers_between"] = tuple(options["numbers_between"])
+        if "given_values" in options:
+            options["given_values"] = _given(options["given_values"])
         if "allowed_impersonation" in options:
             options["allowed_impersonation"] = _as_set(options["allowed_impersonation"])
         new = dataclasses.replace(self, **options)
@@ -121,6 +125,19 @@ class SandboxConfig:
         out = dataclasses.asdict(self)
         out["allowed_impersonation"] = sorted(self.allowed_impersonation)
         return out
+
+
+def _given(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``given_values`` as a hashable tuple: {field: [JSON text, ...]} (or its pairs)."""
+    pairs = value.items() if isinstance(value, dict) else (value or ())
+    out = []
+    for name, texts in pairs:
+        if not isinstance(name, str) or isinstance(texts, str) or not texts:
+            raise ValueError("given_values must map field names to lists of JSON texts")
+        if not all(isinstance(text, str) for text in texts):
+            raise ValueError("given_values must map field names to lists of JSON texts")
+        out.append((name, tuple(texts)))
+    return tuple(out)
 
 
 def _as_set(value: Iterable[str] | str | None) -> frozenset[str]:

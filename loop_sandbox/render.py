@@ -52,6 +52,7 @@ class RenderSpec:
     tap_named_fields: bool = False
     warehouse_shapes: bool = False
     numbers_between: tuple[int, int] | None = None
+    given_values: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def rows(self, *, fresh: bool = False) -> Iterator[dict[str, Any]]:
         """The rows this export contains."""

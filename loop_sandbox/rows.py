@@ -18,6 +18,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from loop_sandbox import pools
 
 _M64 = (1 << 64) - 1
@@ -110,6 +112,7 @@ def generate_rows(
     tap_named_fields: bool = False,
     warehouse_shapes: bool = False,
     numbers_between: tuple[int, int] | None = None,
+    given_values: tuple[tuple[str, tuple[str, ...]], ...] = (),
 ) -> Iterator[dict[str, Any]]:
     """Yield the rows of the inclusive window ``[start, end]`` in time order.
 
@@ -133,7 +136,11 @@ def generate_rows(
     (date-times of Loop's) and ``_loop_export_id``. With ``warehouse_shapes``, every row
     carries the shapes of :func:`warehouse_fields` (long decimals as ``Decimal``, written
     with all their digits); ``numbers_between`` ``(from, until)``: its ``countA`` is a
-    number with a fraction at ``from <= t < until``, an integer elsewhere.
+    number with a fraction at ``from <= t < until``, an integer elsewhere. With
+    ``given_values`` (pairs of a field name and JSON texts), row ``k`` carries each such
+    field with the ``k % n``-th of its ``n`` texts, written into the export as it is (an
+    ``orjson.Fragment``: ``9007199254740993.0`` keeps its digits); a field named like a
+    generated one replaces it. JSON exports only, and not with ``big_integers`` or ``edge_values``.
     """
     step, per = slot_params(rows_per_day)
     teams = pools.TEAMS
@@ -260,6 +267,9 @@ def generate_rows(
         if warehouse_shapes:
             fraction = numbers_between is not None and numbers_between[0] <= t < numbers_between[1]
             row.update(warehouse_fields(k, t, fraction))
+        for name, texts in given_values:
+            fragment: Any = orjson.Fragment(texts[k % len(texts)])
+            row[name] = fragment
         if shuffled_keys:
             row = _shuffled(row, random.Random(h))
         yield row

@@ -223,6 +223,7 @@ class Diagnosis:
             "rows": rows,
             "fields": fields,
             "integers_beyond_64_bits": sorted(huge),
+            "big_integers": settings.big_integers,
             "key": choose_keys(schema, settings.primary_keys, sample.never_null or set()),
         }
 
@@ -316,8 +317,9 @@ def render_text(report: dict[str, t.Any]) -> str:
                 out.append(f"  field {name}: {kind}")
             if result["integers_beyond_64_bits"]:
                 out.append(
-                    "  integers beyond 64 bits (kept exact): "
-                    + ", ".join(result["integers_beyond_64_bits"])
+                    "  fields holding integers beyond 64 bits (more than a bigint holds; "
+                    f"declared as a {result.get('big_integers', 'string')}, as the setting "
+                    "big_integers says): " + ", ".join(result["integers_beyond_64_bits"])
                 )
         else:
             out.append(f"  unreadable: {result.get('problem')}")

@@ -237,6 +237,18 @@ SETTINGS: tuple[Setting, ...] = (
         AT_LEAST_ONE,
     ),
     Setting(
+        "big_integers",
+        "string",
+        "Integers beyond 64 bits",
+        "How a field holding integers beyond 64 bits (outside -2^63..2^63-1, what a bigint "
+        "holds) is declared: string (its integers go out as strings of their digits, "
+        "format x-singer.decimal: exact in target-postgres numeric and target-duckdb "
+        "VARCHAR), or number (JSON numbers: exact in target-postgres numeric, rounded to "
+        "a double in target-duckdb).",
+        "string",
+        options=(("string", "String of digits"), ("number", "Number")),
+    ),
+    Setting(
         "schema_overrides",
         "object",
         "Schema overrides",

@@ -47,6 +47,7 @@ class Settings:
     max_object_keys: int
     schema_overrides: dict[str, t.Any]
     result_format: str
+    big_integers: str
     min_window_seconds: int
     max_concurrent_exports: int
     request_timeout_seconds: float
@@ -276,6 +277,14 @@ def _result_format(value: t.Any) -> str:
     return fmt
 
 
+def _big_integers(value: t.Any) -> str:
+    choice = str(value).strip().lower()
+    allowed = [value for value, _ in DECLARED["big_integers"].options]
+    if choice not in allowed:
+        raise ValueError("expected " + " or ".join(repr(value) for value in allowed))
+    return choice
+
+
 def _require_openpyxl() -> None:
     """Import openpyxl now, so a missing ``xlsx`` extra fails before the first request
     (not when the first workbook arrives). A broken install fails the same way."""
@@ -381,6 +390,7 @@ def load_settings(config: t.Mapping[str, t.Any], *, require_token: bool = True) 
         max_object_keys=c.get("max_object_keys", _integer),
         schema_overrides=_schema_overrides(c),
         result_format=c.get("result_format", _result_format),
+        big_integers=c.get("big_integers", _big_integers),
         min_window_seconds=_scaled(min_window, 60),
         max_concurrent_exports=c.get("max_concurrent_exports", _integer),
         request_timeout_seconds=c.get("request_timeout_seconds", _number),

@@ -16,8 +16,9 @@ A row longer than ``MAX_BUFFER`` bytes is read with ijson's incremental parser. 
 stays within a few chunks plus the objects of one chunk's rows, whatever the row shape.
 
 Tolerated: a UTF-8 byte order mark before the array (RFC 8259 lets parsers ignore it),
-and an empty (0-byte or blank) file, read as an export without rows. Integers beyond
-64 bits keep their exact value on both paths (see :func:`_parse_array`).
+and an empty (0-byte or blank) file, read as an export without rows. Numbers keep
+their value on every path (:mod:`tap_loop.results.numbers`): integers of any size, and
+a number a float cannot hold (``9007199254740993.0``) as a ``Decimal`` of its digits.
 
 Valid JSON that orjson, msgspec and yajl refuse or change is read too (:func:`_parse_edge`,
 and the exact ijson backend for long rows): a number beyond a float's range (``1e400``)
@@ -32,17 +33,18 @@ import io
 import itertools
 import json
 import logging
-import math
 import re
 import typing as t
 from collections import Counter
 from decimal import Decimal
 
 import ijson
+import msgspec
 import orjson
 from typing_extensions import override
 
 from tap_loop.core.errors import DownloadError
+from tap_loop.results.numbers import exact_number, lossy_hint
 
 if t.TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -52,10 +54,8 @@ LOGGER = logging.getLogger("tap_loop.rows")
 MAX_BUFFER = 16 << 20
 _WS = b" \t\r\n"
 BOM = b"\xef\xbb\xbf"
-# orjson is exact for integers in [-2**63, 2**64); beyond, it silently returns a float.
-# Such a literal has at least 19 digits: digits map to "0", everything else to " ".
-_LONG_DIGITS = b"0" * 19
-_DIGITS_ONLY = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+#: The untyped msgspec decoder that keeps every number exact (see _parse_array).
+_exact_decode = msgspec.json.Decoder(float_hook=exact_number).decode
 # One structural bracket, with everything before it (strings skipped whole) consumed.
 # Group 1: an opening bracket, group 2: a closing one.
 _BRACKET = re.compile(
@@ -303,25 +303,30 @@ def _decode(text: bytes | bytearray, typed: TypedDecode | None, replaced: Counte
 
 
 def _parse_array(data: bytes | bytearray, replaced: Counter[str] | None = None) -> list[t.Any]:
-    """Parse a JSON array of row objects; integers keep their exact value.
+    """Parse a JSON array of row objects; every number keeps its value.
 
-    orjson validates and parses; it turns integers outside [-2**63, 2**64) into floats,
-    so when ``data`` holds a run of 19 or more digits (cheap to find) the stdlib parser,
-    exact for any integer, parses it again. Valid JSON that orjson refuses is read by
+    orjson validates and parses, but turns integers outside [-2**63, 2**64) and numbers
+    of more than 17 significant digits into (rounded) floats; so text that may hold such
+    a number (:func:`~tap_loop.results.numbers.lossy_hint`, cheap) is parsed by msgspec
+    instead, exact for any integer, its fractions by
+    :func:`~tap_loop.results.numbers.exact_number`. Valid JSON that both refuse is read by
     :func:`_parse_edge`. Raises ``orjson.JSONDecodeError`` if invalid.
     """
-    rows: list[t.Any]
-    try:
-        rows = orjson.loads(data)
-    except orjson.JSONDecodeError as error:
-        rows = _parse_edge(data, error, Counter() if replaced is None else replaced)
-    else:
-        if _LONG_DIGITS in data.translate(_DIGITS_ONLY):
-            rows = json.loads(data)
+    rows: t.Any = None
+    if lossy_hint(data):
+        try:
+            rows = _exact_decode(data)
+        except msgspec.DecodeError:
+            rows = None  # invalid, or valid JSON msgspec refuses: orjson tells which
+    if type(rows) is not list:
+        try:
+            rows = orjson.loads(data)
+        except orjson.JSONDecodeError as error:
+            rows = _parse_edge(data, error, Counter() if replaced is None else replaced)
     for row in rows:
         if type(row) is not dict:
             raise InvalidExport(f"a row of the export is not an object: {type(row).__name__}")
-    return rows
+    return t.cast("list[t.Any]", rows)
 
 
 def _parse_edge(
@@ -334,19 +339,12 @@ def _parse_edge(
     if _EDGE_HINT.search(data) is None:
         raise error
     try:
-        rows = json.loads(data.decode(), parse_float=_number, parse_constant=_not_json)
+        rows = json.loads(data.decode(), parse_float=exact_number, parse_constant=_not_json)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError too
         raise error from None
     if type(rows) is list and b"\\u" in data:
         rows = [_clean(row, "", replaced) for row in rows]
     return t.cast("list[t.Any]", rows)
-
-
-def _number(text: str) -> float | Decimal:
-    """A JSON number with a fraction or exponent: a float, or beyond a float's range a
-    Decimal of exactly its digits."""
-    value = float(text)
-    return value if math.isfinite(value) else Decimal(text)
 
 
 def _not_json(text: str) -> t.NoReturn:
@@ -356,7 +354,8 @@ def _not_json(text: str) -> t.NoReturn:
 def _clean(value: t.Any, path: str, replaced: Counter[str], *, floats: bool = False) -> t.Any:
     """``value`` with each lone surrogate in its strings (and names) replaced by U+FFFD,
     counted in ``replaced`` by field path (``a.b``, ``a[]``); with ``floats``, its
-    ``Decimal`` values within a float's range made floats (as orjson reads them)."""
+    ``Decimal`` values made floats where a float keeps their value
+    (:func:`~tap_loop.results.numbers.exact_number`)."""
     kind = type(value)
     if kind is str:
         if value.isascii() or _SURROGATE.search(value) is None:
@@ -374,8 +373,8 @@ def _clean(value: t.Any, path: str, replaced: Counter[str], *, floats: bool = Fa
     if kind is list:
         return [_clean(item, f"{path}[]", replaced, floats=floats) for item in value]
     if floats and kind is Decimal:
-        number = float(value)
-        return number if math.isfinite(number) else value
+        number = exact_number(str(value))
+        return value if type(number) is Decimal else number
     return value
 
 
@@ -409,32 +408,32 @@ class _Reread(Exception):
 def _incremental(
     stream: t.BinaryIO | _Chain, replaced: Counter[str] | None = None, *, exact: bool = False
 ) -> t.Iterator[dict[str, t.Any]]:
-    """Rows read by ijson's C parser. It cannot read every valid JSON text exactly:
-    integers end at 2**63, floats at their range, and a lone surrogate escape becomes
-    ``?``. On an overflow, or once a lone surrogate escape has been read (a ``_Chain``
-    looks for one in what it reads; ``exact`` says there is one), the stream is read
-    again from where it started with ijson's pure-Python parser (exact for any number,
-    slower), skipping the rows already given."""
+    """Rows read by ijson's C parser, numbers with a fraction or exponent as Decimals made
+    floats where that keeps their value (:func:`_clean`). The C parser turns a lone
+    surrogate escape into ``?`` and stops on numbers it overflows on: then (a ``_Chain``
+    looks for such an escape in what it reads; ``exact`` says there is one) the stream is
+    read again from where it started with ijson's pure-Python parser (exact, slower),
+    skipping the rows already given."""
     start = _position(stream)
     given = 0
+    replaced = Counter() if replaced is None else replaced
     try:
         if exact:
             raise _Reread
         for row in _ijson_rows(stream, ijson):
             if getattr(stream, "lone_hint", False):
                 raise _Reread
-            yield row
+            yield _clean(row, "", replaced, floats=True)
             given += 1
         return
     except _Reread:
         pass
     if start is None:
         raise InvalidExport(
-            "the export holds a number beyond 64 bits or a float's range, or a lone "
-            "surrogate escape, in a row too large to re-read"
+            "the export holds a lone surrogate escape, or a number ijson's C parser "
+            "cannot read, in a row too large to re-read"
         ) from None
     stream.seek(start)
-    replaced = Counter() if replaced is None else replaced
     rows = _ijson_rows(stream, _EXACT_IJSON)
     for row in itertools.islice(rows, given, None):
         yield _clean(row, "", replaced, floats=True)
@@ -451,11 +450,11 @@ def _position(stream: t.BinaryIO | _Chain) -> int | None:
 
 
 def _ijson_rows(stream: t.BinaryIO | _Chain, backend: t.Any) -> t.Iterator[dict[str, t.Any]]:
-    """The rows by ``backend``; the exact one reads numbers with a fraction or exponent
-    as Decimals (for :func:`_clean`). Raises _Reread where the C parser cannot go on."""
+    """The rows by ``backend``, numbers with a fraction or exponent as Decimals (for
+    :func:`_clean`). Raises _Reread where the C parser cannot go on."""
     fast = backend is ijson
     try:
-        for row in backend.items(stream, "item", use_float=fast):
+        for row in backend.items(stream, "item", use_float=False):
             if not isinstance(row, dict):
                 raise InvalidExport(f"a row of the export is not an object: {type(row).__name__}")
             yield row

@@ -11,7 +11,10 @@ behind that choice and the normalisation rules:
 * every row has every header name; an empty cell (or an empty string) is ``None``;
   empty rows at the end are dropped, empty rows between data rows are rows of nulls;
 * numbers stay numbers, an integral float becomes an int (``3.0`` -> ``3``, Excel
-  stores every number as a float); booleans stay booleans;
+  stores every number as a float); a number cell whose text a float cannot hold
+  (``12345678901234567890.5``) is a ``Decimal`` of its digits, as on the JSON path
+  (:mod:`tap_loop.results.numbers`; openpyxl's private ``_reader._cast_number``, which
+  makes every fraction a float, is replaced on first use); booleans stay booleans;
 * datetimes become ISO 8601 UTC strings ``YYYY-MM-DDTHH:MM:SSZ`` (naive ones are
   taken as UTC; ``.fff``/``.ffffff`` only when there is a fraction); a cell with a
   date-only number format becomes ``YYYY-MM-DD``; times ``HH:MM:SS``; durations seconds;
@@ -34,6 +37,7 @@ from typing import IO, Any
 from xml.etree.ElementTree import ParseError
 
 from tap_loop.results.json_rows import InvalidExport
+from tap_loop.results.numbers import exact_number
 
 __all__ = [
     "INSTALL_HINT",
@@ -56,9 +60,18 @@ class XlsxSupportMissing(ImportError):
 def _import_openpyxl() -> Any:
     try:
         import openpyxl
+        from openpyxl.worksheet import _reader
     except ImportError as exc:
         raise XlsxSupportMissing(INSTALL_HINT) from exc
+    _reader._cast_number = _cast_number  # openpyxl's own makes 12345678901234567890.5 a float
     return openpyxl
+
+
+def _cast_number(value: str) -> int | float | Decimal:
+    """A number cell's text: an int, else a float if it keeps the value, else a Decimal."""
+    if "." in value or "E" in value or "e" in value:
+        return exact_number(value)
+    return int(value)
 
 
 def iter_xlsx_rows(

@@ -3,7 +3,9 @@
 - :func:`base_schema` holds the fields the tap adds to every row.
 - :func:`build_schema` combines inferred fields, the user's ``schema`` overrides and the
   tap's fields into the schema discovery announces.
-- :func:`choose_keys` picks the key properties (``primary_keys``, else an ``id`` field).
+- :func:`choose_keys` picks the key properties (``primary_keys``, else an ``id`` field);
+  :func:`with_keys` declares them non-null and ``required`` (targets make them the
+  primary key), and a row without a value for one stops the run (``schemas/tracker.py``).
 - :func:`keep_loop_fields`: a field of Loop's named like one of the tap's fields is kept
   under :func:`source_name` (``_loop_source_`` + its name), in schemas and rows alike.
 """
@@ -80,11 +82,36 @@ def build_schema(
 
 
 def ensure_key_fields(schema: dict[str, t.Any], keys: list[str]) -> None:
-    """Key properties must be schema properties; a key the sample never showed is a string
-    until rows say otherwise (drift widens it)."""
+    """Key properties must be schema properties, declared non-null and ``required``: both
+    bundled targets make them the primary key. A key the sample never showed is a string
+    until rows say otherwise (drift widens it, never to null)."""
     properties = schema.setdefault("properties", {})
     for key in keys:
-        properties.setdefault(key, {"type": ["string", "null"]})
+        node = properties.setdefault(key, {"type": "string"})
+        properties[key] = non_null(node, key)
+    if keys:
+        schema["required"] = list(dict.fromkeys([*schema.get("required", ()), *keys]))
+
+
+def non_null(node: dict[str, t.Any], name: str) -> dict[str, t.Any]:
+    """The key property ``name``'s schema without ``null`` (a copy; ``node`` if it has none).
+
+    A key seen only as null in the sample (a ``primary_keys`` the user set) has no other
+    type: it is declared a string, with a warning, since every row needs a value for it."""
+    kind = node.get("type")
+    names = [kind] if isinstance(kind, str) else list(kind or ())
+    if "null" not in names:
+        return node
+    names.remove("null")
+    if not names:
+        LOGGER.warning(
+            "Key property %r was null in every row of the sample; it is declared a "
+            "non-null string, and a row without a value for it stops the run. What to "
+            "do: set primary_keys to fields every row has.",
+            name,
+        )
+        names = ["string"]
+    return {**node, "type": names[0] if len(names) == 1 else names}
 
 
 def choose_keys(

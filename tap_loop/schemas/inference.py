@@ -22,6 +22,12 @@ the user-facing version):
   never recurses deeper than that; a nested object (not the row) with more distinct keys
   than ``max_object_keys`` is a free-form object too (see :meth:`SchemaInferrer.schema`).
   A free-form object accepts any object (targets store it as JSON).
+* A top-level field of integers that holds one beyond 64 bits (outside what a bigint
+  holds) is declared as the ``big_integers`` setting says (:func:`big_integer_schema`):
+  a string of digits (``"format": "x-singer.decimal"``; its integers go out as strings)
+  or a number. Only with that setting given (:meth:`SchemaInferrer.schema`).
+* An array whose elements may be arrays (``[[1, 2], [3]]``) is a free-form array (no
+  ``items``): targets store it as JSON (target-postgres ``jsonb``, not ``jsonb[]``).
 
 A schema node without ``"type"`` (``{}``, or only ``anyOf``/``$ref``/... ) accepts
 anything.
@@ -39,11 +45,14 @@ from itertools import chain, compress, repeat
 from typing import Any, NamedTuple
 
 __all__ = [
+    "DIGITS",
+    "INT64",
     "MAX_DEPTH",
     "TYPE_ORDER",
     "Folded",
     "SchemaInferrer",
     "allow_deep_values",
+    "big_integer_schema",
     "infer_schema",
     "is_date",
     "is_date_time",
@@ -71,6 +80,56 @@ _RANK = {name: i for i, name in enumerate(TYPE_ORDER)}
 #: nest 3 levels) and far from Python's recursion limit, which every schema walk
 #: (copies, checks, typed rows, singer-sdk's) must stay under.
 MAX_DEPTH = 32
+
+
+#: What a 64-bit signed integer (a target's bigint) holds.
+INT64 = (-(2**63), 2**63 - 1)
+#: The format of a field whose integers go out as strings of their digits (singer-sdk's
+#: decimal string: target-postgres makes it ``numeric``; target-duckdb ``VARCHAR``).
+DIGITS = "x-singer.decimal"
+
+
+def big_integer_schema(node: Mapping[str, Any], mode: str) -> dict[str, Any]:
+    """The schema of a top-level integer field ``node`` that holds integers beyond 64
+    bits, declared as ``mode`` (the ``big_integers`` setting) says: ``"string"``, a
+    string of digits (:data:`DIGITS`); ``"number"``, a number. ``null`` kept if it had it."""
+    null = ["null"] if "null" in (_types_of(node) or ()) else []
+    out = {k: v for k, v in node.items() if k not in ("type", "format")}
+    if mode == "number":
+        return {**out, "type": _type_value(["number", *null])}
+    return {**out, "type": _type_value(["string", *null]), "format": DIGITS}
+
+
+def big_integer_note(name: str, mode: str) -> str:
+    """The one-time warning for a field declared by the ``big_integers`` setting."""
+    how = (
+        "as a number (target-postgres numeric, exact; target-duckdb DOUBLE, rounded)"
+        if mode == "number"
+        else f"as a string of their digits (format {DIGITS}; target-postgres numeric, "
+        "target-duckdb VARCHAR, both exact; its integers go out as strings)"
+    )
+    return (
+        f"Field {name!r} holds integers beyond 64 bits (more than a bigint holds): "
+        f"declared {how}. The setting big_integers chooses how (string or number)."
+    )
+
+
+def is_big_integer_field(node: Any) -> bool:
+    """Whether a top-level field's schema says integer (and maybe null), nothing else."""
+    names = _types_of(node) if isinstance(node, Mapping) else None
+    if not names:
+        return False
+    return set(names) <= {"integer", "null"} and "integer" in names
+
+
+def holds_digits(node: Any) -> bool:
+    """Whether a top-level field's schema is a string of digits (:data:`DIGITS`), whose
+    integers go out as strings."""
+    return (
+        isinstance(node, Mapping)
+        and node.get("format") == DIGITS
+        and "string" in (_types_of(node) or ())
+    )
 
 
 #: Nesting the reader's parser (orjson) accepts in an export's text; the rows' values
@@ -196,10 +255,19 @@ def is_date(s: str) -> bool:
     return ok
 
 
-#: Formats that the guard enforces and inference produces.
+_DECIMAL_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+
+
+def is_decimal_text(s: str) -> bool:
+    """True for a JSON number's text (``-12``, ``1.5e3``): a string of :data:`DIGITS`."""
+    return _DECIMAL_TEXT.fullmatch(s) is not None
+
+
+#: Formats that the guard enforces (inference produces the date ones).
 _FORMAT_CHECKS: dict[str, Callable[[str], bool]] = {
     "date-time": is_date_time,
     "date": is_date,
+    "x-singer.decimal": is_decimal_text,
 }
 
 
@@ -289,6 +357,14 @@ def _types_of(node: Mapping[str, Any]) -> list[str] | None:
     return [t] if isinstance(t, str) else list(t)
 
 
+def _required(node: Mapping[str, Any]) -> tuple[str, ...]:
+    """The names an object node requires (``required``; ignored unless a list of names)."""
+    names = node.get("required")
+    if type(names) is not list or not all(type(name) is str for name in names):
+        return ()
+    return tuple(names)
+
+
 def _is_any(node: Any) -> bool:
     return not isinstance(node, Mapping) or "type" not in node
 
@@ -312,10 +388,11 @@ def _of_type(values: list[Any], kind: type, kinds: set[type] | None = None) -> l
 class _Acc:
     """What was observed at one place of the rows (a property, or array items)."""
 
-    __slots__ = ("depth", "fmt", "items", "props", "types")
+    __slots__ = ("big", "depth", "fmt", "items", "props", "types")
 
     def __init__(self, depth: int = 0) -> None:
         self.depth = depth  # levels of objects and arrays above (0: the row)
+        self.big = False  # a row's field (depth 1) held an integer beyond 64 bits
         self.types: set[str] = set()
         self.fmt: str | bool | None = True  # True: no string seen yet; None: no format
         self.props: dict[str, _Acc] | None = None
@@ -324,6 +401,8 @@ class _Acc:
     def add(self, value: Any) -> None:
         name = _PY_TO_JSON.get(type(value)) or json_type(value)
         self.types.add(name)
+        if name == "integer" and self.depth == 1 and not INT64[0] <= value <= INT64[1]:
+            self.big = True
         if name == "string":
             fmt = self.fmt
             if fmt is not None:
@@ -349,6 +428,9 @@ class _Acc:
                 self.add(value)
             return
         self.types.update(_PY_TO_JSON[kind] for kind in kinds)
+        if int in kinds and self.depth == 1 and not self.big:
+            ints = _of_type(values, int, kinds)
+            self.big = max(ints) > INT64[1] or min(ints) < INT64[0]
         if str in kinds and self.fmt is not None:
             formats = set(map(_string_format, set(_of_type(values, str, kinds))))
             fmt = self.fmt
@@ -421,9 +503,12 @@ class _Acc:
                 schema["properties"] = _props_schema(props, max_keys, path, folded)
         if "array" in names:
             items = self.items
-            schema["items"] = (
-                {} if items is None else items.to_schema(False, max_keys, f"{path}[]", folded)
-            )
+            if items is None:
+                schema["items"] = {}
+            elif "array" not in items.types:
+                schema["items"] = items.to_schema(False, max_keys, f"{path}[]", folded)
+            # else an array of arrays: free-form (no items), stored as JSON (jsonb): a
+            # target-postgres array of arrays column (jsonb[]) refuses [[1, 2], [3]]
         return schema
 
 
@@ -447,6 +532,8 @@ class SchemaInferrer:
         self._root.props = {}
         self.rows = 0
         self.folded: list[Folded] = []
+        #: The fields :meth:`schema` declared by ``big_integers``.
+        self.big_fields: list[str] = []
 
     def add(self, row: Mapping[str, Any]) -> None:
         """Take one row (a JSON object) into account."""
@@ -464,14 +551,25 @@ class SchemaInferrer:
         self._root.add_objects(rows)
         self.rows += len(rows)
 
-    def schema(self, max_object_keys: int | None = None) -> dict[str, Any]:
+    def schema(
+        self, max_object_keys: int | None = None, big_integers: str | None = None
+    ) -> dict[str, Any]:
         """The schema of the rows added so far (a new dict each call).
 
         A nested object (not the row) with more than ``max_object_keys`` distinct keys
         over all rows is a free-form object; ``folded`` then lists it (and any place
-        deeper than ``MAX_DEPTH``)."""
+        deeper than ``MAX_DEPTH``). With ``big_integers`` (the setting), a field of
+        integers that held one beyond 64 bits is declared so (:func:`big_integer_schema`);
+        ``big_fields`` lists them."""
         self.folded = []
-        props = _props_schema(self._root.props or {}, max_object_keys, "", self.folded)
+        self.big_fields = []
+        accs = self._root.props or {}
+        props = _props_schema(accs, max_object_keys, "", self.folded)
+        if big_integers is not None:
+            for key, acc in accs.items():
+                if acc.big and is_big_integer_field(props[key]):
+                    props[key] = big_integer_schema(props[key], big_integers)
+                    self.big_fields.append(key)
         return {"type": "object", "properties": props}
 
 
@@ -545,10 +643,23 @@ def merge_schemas(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
         elif pa is not None or pb is not None:
             out["properties"] = copy.deepcopy(pa if pa is not None else pb)
     if "array" in names:
-        ia = a.get("items", {}) if "array" in ta else None
-        ib = b.get("items", {}) if "array" in tb else None
-        if ia is not None and ib is not None:
+        ia = a.get("items", _FREE) if "array" in ta else None
+        ib = b.get("items", _FREE) if "array" in tb else None
+        if ia is _FREE or ib is _FREE:
+            pass  # one side is a free-form array (no items): so is the union
+        elif ia is not None and ib is not None:
             out["items"] = merge_schemas(ia, ib)
         else:
             out["items"] = copy.deepcopy(ia if ia is not None else ib)
+        if "items" in out and _holds_arrays(out["items"]):
+            del out["items"]  # an array of arrays: free-form
     return out
+
+
+#: An array node's absent ``items`` (a free-form array).
+_FREE: Any = object()
+
+
+def _holds_arrays(items: Any) -> bool:
+    """Whether an array's ``items`` node admits arrays by its type (an array of arrays)."""
+    return isinstance(items, Mapping) and "array" in (_types_of(items) or ())

@@ -27,11 +27,17 @@ from tap_loop.schemas.inference import (
     _MIN_SEC,
     _PY_TO_JSON,
     _ZONES,
+    INT64,
     Folded,
+    _holds_arrays,
     _is_any,
     _json_type_slow,
     _NoneType,
+    _required,
     _types_of,
+    big_integer_schema,
+    holds_digits,
+    is_big_integer_field,
     is_date,
     is_date_time,
     json_type,
@@ -57,6 +63,9 @@ def fits(node: Any, value: Any) -> bool:
         check = _FORMAT_CHECKS.get(node.get("format"))
         return check is None or check(value)
     if t == "object":
+        required = _required(node)
+        if required and not all(k in value for k in required):
+            return False
         props = node.get("properties")
         return props is None or all(k in props and fits(props[k], v) for k, v in value.items())
     if t == "array":
@@ -109,7 +118,11 @@ class _Widening:
             new_items = items
             for element in value:
                 new_items = self.node(new_items, element, depth + 1, f"{path}[]")
-            return node if new_items is items else {**node, "items": new_items}
+            if new_items is items:
+                return node
+            if _holds_arrays(new_items):  # an array of arrays: free-form
+                return {k: v for k, v in node.items() if k != "items"}
+            return {**node, "items": new_items}
         return node
 
     def props(self, props: Mapping[str, Any], obj: Mapping[str, Any], depth: int, path: str) -> Any:
@@ -232,10 +245,21 @@ class _CheckSource:
     def emit(self, indent: int, line: str) -> None:
         self.lines.append("    " * indent + line)
 
-    def obj(self, props: Mapping[str, Any], var: str, indent: int, depth: int) -> None:
-        """Code returning False unless the dict ``var`` fits the properties."""
+    def obj(
+        self,
+        props: Mapping[str, Any],
+        var: str,
+        indent: int,
+        depth: int,
+        required: Any = (),
+    ) -> None:
+        """Code returning False unless the dict ``var`` fits the properties (and has the
+        ``required`` keys)."""
         if not all(type(key) is str for key in props):
             raise TypeError("non-string property names")  # caller falls back
+        for key in required or ():
+            self.emit(indent, f"if {key!r} not in {var}:")
+            self.emit(indent + 1, "return False")
         known = self.const(frozenset(props), "_KNOWN")
         size = len(props)
         if not props:
@@ -285,6 +309,11 @@ class _CheckSource:
             if fmt_check is not None:
                 fast.discard(str)
         props = None
+        if "object" in names and _required(node):
+            node_name = self.const(node, "_NODE")  # rare below the row: the reference check
+            self.emit(indent, f"if not fits({node_name}, {var}):")
+            self.emit(indent + 1, "return False")
+            return
         if "object" in names and node.get("properties") is not None:
             fast.discard(dict)
             props = node["properties"]
@@ -355,14 +384,18 @@ class _CheckSource:
         self.value(items, element, indent + 1, depth)
 
 
-def _generated_checker(props: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], bool]:
+def _generated_checker(
+    props: Mapping[str, Any], required: Any = ()
+) -> Callable[[Mapping[str, Any]], bool]:
     """``check(row)`` specialised to the properties: generated Python source, exec'd once.
 
     Same answers as :func:`fits` on the object schema (tests compare both on random
     schemas and rows); a row that is not exactly a ``dict`` goes to :func:`fits`. If the
     schema holds something the generator does not handle, :func:`fits` is used instead.
     """
-    root = {"type": "object", "properties": props}
+    root: dict[str, Any] = {"type": "object", "properties": props}
+    if required:
+        root["required"] = required
 
     def general(row: Mapping[str, Any]) -> bool:
         return fits(root, row)
@@ -373,7 +406,7 @@ def _generated_checker(props: Mapping[str, Any]) -> Callable[[Mapping[str, Any]]
         source.emit(0, "def check(row):")
         source.emit(1, "if type(row) is not dict:")
         source.emit(2, "return _general(row)")
-        source.obj(props, "row", 1, 0)
+        source.obj(props, "row", 1, 0, required)
         source.emit(1, "return True")
         code = compile("\n".join(source.lines), "<SchemaGuard.check>", "exec")
     except (TypeError, ValueError, SyntaxError, RecursionError, MemoryError):
@@ -403,25 +436,43 @@ class SchemaGuard:
     #: None if msgspec's types cannot express the schema.
     typed: TypedRows | None
 
-    def __init__(self, schema: Mapping[str, Any], max_object_keys: int | None = None) -> None:
+    def __init__(
+        self,
+        schema: Mapping[str, Any],
+        max_object_keys: int | None = None,
+        big_integers: str | None = None,
+    ) -> None:
         """Guard rows against ``schema``: an object schema with ``properties``.
 
         Without ``properties`` every row fits and nothing is ever widened. Widening
         makes a nested object whose properties would pass ``max_object_keys`` (None: no
-        bound) a free-form object (see :mod:`~tap_loop.schemas.inference`).
+        bound) a free-form object (see :mod:`~tap_loop.schemas.inference`). With
+        ``big_integers`` (the setting), :meth:`declare` finds the integer fields that
+        meet an integer beyond 64 bits, and :meth:`redeclare` declares them so.
         """
         self._max_keys = max_object_keys
+        self._big = big_integers
         self._set(copy.deepcopy(dict(schema)))
 
     def _set(self, schema: dict[str, Any]) -> None:
         self._schema = schema
         props = schema.get("properties")
         self._props: Mapping[str, Any] | None = props if isinstance(props, Mapping) else None
+        props = self._props or {}
+        #: Top-level fields whose integers go out as strings of digits.
+        self._digits = [key for key, node in props.items() if holds_digits(node)]
+        #: Top-level integer fields that re-declare on an integer beyond 64 bits.
+        self._int64 = [
+            key for key, node in props.items() if self._big and is_big_integer_field(node)
+        ]
+        #: Whether :meth:`declare` has anything to do.
+        self.declares = bool(self._digits or self._int64)
         if self._props is None:
             self.check, self.typed = _accept_all, None
         else:
-            self.check = _generated_checker(self._props)
-            self.typed = typed_rows(self._props)
+            required = _required(schema)
+            self.check = _generated_checker(self._props, required)
+            self.typed = typed_rows(self._props, required, self._int64, self._digits)
 
     @property
     def schema(self) -> dict[str, Any]:
@@ -452,6 +503,31 @@ class SchemaGuard:
         new = self._widened(row)
         if new is not self._schema:
             self._set(new)
+        return self.schema
+
+    def declare(self, row: dict[str, Any]) -> list[str]:
+        """Make the row's values as the schema declares them: an integer in a string of
+        digits field (``"format": "x-singer.decimal"``) becomes the string of its digits
+        (in place). Returns the integer fields holding an integer beyond 64 bits (with
+        ``big_integers`` set), which :meth:`redeclare` must declare first."""
+        for name in self._digits:
+            value = row.get(name)
+            if type(value) is int:
+                row[name] = str(value)
+        low, high = INT64
+        return [
+            name
+            for name in self._int64
+            if type(value := row.get(name)) is int and not low <= value <= high
+        ]
+
+    def redeclare(self, names: list[str]) -> dict[str, Any]:
+        """Declare these integer fields as ``big_integers`` says (a string of digits, or a
+        number), update the guard, and return the new schema."""
+        props = dict(self._props or {})
+        for name in names:
+            props[name] = big_integer_schema(props[name], self._big or "string")
+        self._set({**self._schema, "properties": props})
         return self.schema
 
     def changes(self, row: Mapping[str, Any]) -> list[str]:

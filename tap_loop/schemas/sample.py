@@ -7,7 +7,7 @@ import logging
 import typing as t
 
 from tap_loop.schemas.build import build_schema, choose_keys, with_keys
-from tap_loop.schemas.inference import SchemaInferrer, allow_deep_values
+from tap_loop.schemas.inference import SchemaInferrer, allow_deep_values, big_integer_note
 
 if t.TYPE_CHECKING:
     from tap_loop.config.settings import Settings
@@ -50,18 +50,25 @@ class Sample:
         }
         self.never_null = present if self.never_null is None else self.never_null & present
 
-    def inferred(self, max_object_keys: int | None = None) -> dict[str, t.Any] | None:
+    def inferred(
+        self, max_object_keys: int | None = None, big_integers: str | None = None
+    ) -> dict[str, t.Any] | None:
         """The schema inferred from the rows added (nested objects with more distinct
-        keys than ``max_object_keys`` free-form); None when none was."""
-        return None if self.never_null is None else self.inferrer.schema(max_object_keys)
+        keys than ``max_object_keys`` free-form; fields of integers beyond 64 bits as
+        ``big_integers`` says); None when none was."""
+        if self.never_null is None:
+            return None
+        return self.inferrer.schema(max_object_keys, big_integers)
 
     def schema_and_keys(
         self, settings: Settings, source: str
     ) -> tuple[dict[str, t.Any], list[str]]:
         """The schema and key properties of the rows added (read from ``source``)."""
-        inferred = self.inferred(settings.max_object_keys)
+        inferred = self.inferred(settings.max_object_keys, settings.big_integers)
         for place in self.inferrer.folded:
             LOGGER.warning("Schema: %s", place.describe(settings.max_object_keys))
+        for name in self.inferrer.big_fields:
+            LOGGER.warning("Schema: %s", big_integer_note(name, settings.big_integers))
         if inferred is None:
             LOGGER.warning(
                 "The %s had no rows: the schema holds only the tap's own fields and the "
@@ -76,7 +83,18 @@ class Sample:
                 source,
             )
         schema = build_schema(inferred, settings.schema_overrides)
-        keys = choose_keys(schema, settings.primary_keys, self.never_null or set())
+        never_null = self.never_null or set()
+        keys = choose_keys(schema, settings.primary_keys, never_null)
+        for key in keys:
+            if key in schema["properties"] and key not in never_null:
+                LOGGER.warning(
+                    "Key property %r is null or missing in some rows of the %s: it is "
+                    "declared non-null (targets make it the primary key), so the first "
+                    "such row stops the run. What to do: set primary_keys to fields every "
+                    "row has.",
+                    key,
+                    source,
+                )
         return with_keys(schema, keys)
 
     @classmethod

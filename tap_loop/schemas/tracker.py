@@ -1,7 +1,9 @@
 """Schema drift: keeps a stream's announced schema in step with the rows it emits.
 
 A row that does not fit the announced schema widens it, and a new SCHEMA message goes
-out (to every stream the stream maps make of it) before that row.
+out (to every stream the stream maps make of it) before that row. A row without a value
+for a key property the schema declares required and non-null stops the run
+(:class:`MissingKey`): widening would announce a nullable primary key.
 """
 
 from __future__ import annotations
@@ -12,14 +14,20 @@ import typing as t
 from singer_sdk import singerlib as singer
 from singer_sdk.mapper import RemoveRecordTransform
 
+from tap_loop.core.errors import LoopTapError
 from tap_loop.schemas import announced, unloadable
-from tap_loop.schemas.row_check import SchemaGuard
+from tap_loop.schemas.inference import _required, big_integer_note
+from tap_loop.schemas.row_check import SchemaGuard, fits
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream
     from singer_sdk.mapper import PluginMapper
 
 LOGGER = logging.getLogger("tap_loop.schema")
+
+
+class MissingKey(LoopTapError):
+    """A row has no value (missing or null) for a required, non-null key property."""
 
 
 class SchemaTracker:
@@ -38,13 +46,18 @@ class SchemaTracker:
         mapper: PluginMapper,
         write_message: t.Callable[[singer.Message], None],
         max_object_keys: int | None = None,
+        big_integers: str | None = None,
     ) -> None:
-        """``max_object_keys``: the bound of the ``max_object_keys`` setting (see
-        :class:`~tap_loop.schemas.row_check.SchemaGuard`)."""
+        """``max_object_keys``, ``big_integers``: those settings (see
+        :class:`~tap_loop.schemas.row_check.SchemaGuard`); ``big_integers`` defaults to
+        the stream's setting."""
         self.stream = stream
         self.mapper = mapper
         self.write_message = write_message
-        self.guard = SchemaGuard(stream.effective_schema, max_object_keys)
+        if big_integers is None:
+            big_integers = getattr(getattr(stream, "settings", None), "big_integers", None)
+        self.big_integers = big_integers or "string"
+        self.guard = SchemaGuard(stream.effective_schema, max_object_keys, big_integers)
         self.schema = self.guard.schema
         self.pinned = announced.pinned(stream)
         self._told: set[str] = set()
@@ -68,7 +81,11 @@ class SchemaTracker:
         """Check one row; widen and announce when it does not fit.
 
         Returns True when the row itself was changed (fields left out of a pinned catalog).
+        Integers beyond 64 bits re-declare their field first (the ``big_integers``
+        setting), and a string of digits field's integers become strings.
         """
+        if self.guard.declares:
+            self._declare(row)
         if self.guard.check(row):
             return False
         changed = False
@@ -83,6 +100,7 @@ class SchemaTracker:
                 )
             if self.guard.check(row):
                 return changed
+        self._check_keys(row)
         changes = self.guard.changes(row)
         before, self.schema = self.schema, self.guard.widen(row)
         for change in changes:
@@ -90,7 +108,35 @@ class SchemaTracker:
         for name in unloadable.to_string(before, self.schema):
             unloadable.warn(name, self.stream.name)
         self.announce()
+        if self.guard.declares:
+            self._declare(row)  # a new field's first value may be beyond 64 bits
         return changed
+
+    def _declare(self, row: dict[str, t.Any]) -> None:
+        """The row's values as declared; its integer fields that meet an integer beyond 64
+        bits declared by the setting first (announced, with a warning once)."""
+        big = self.guard.declare(row)
+        if not big:
+            return
+        self.schema = self.guard.redeclare(big)
+        for name in big:
+            self._tell(big_integer_note(name, self.big_integers), "Schema: %s")
+        self.guard.declare(row)
+        self.announce()
+
+    def _check_keys(self, row: dict[str, t.Any]) -> None:
+        """Raise :class:`MissingKey` if the row lacks a value for a required key property
+        whose schema refuses null."""
+        props = self.schema.get("properties") or {}
+        for key in _required(self.schema):
+            if row.get(key) is None and (key not in row or not fits(props.get(key), None)):
+                where = row.get("_loop_export_id")
+                raise MissingKey(
+                    f"A row{f' of export {where}' if where else ''} has no value for key "
+                    f"property {key!r} ({'missing' if key not in row else 'null'}); the "
+                    "schema declares it required and non-null, as targets make it the "
+                    "primary key. What to do: set primary_keys to fields every row has."
+                )
 
     def _tell(self, key: str, message: str) -> None:
         if key not in self._told:

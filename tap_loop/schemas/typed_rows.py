@@ -12,8 +12,10 @@ does not, such as a space for ``T``, and its pattern constraint costs microsecon
 value).
 
 The answer is *sound*: rows only if every row fits the schema as
-:func:`tap_loop.schemas.row_check.fits` defines it. None may also mean "not sure" (text that
-msgspec refuses, a number beyond a float's range): the caller then parses that chunk
+:func:`tap_loop.schemas.row_check.fits` defines it, every number as the other readers
+have it (:mod:`tap_loop.results.numbers`). None may also mean "not sure" (text that
+msgspec refuses, a number beyond a float's range, text that may hold a number of 16 or
+more digits where the schema says ``number``): the caller then parses that chunk
 into dicts and checks it row by row, which also finds where a wider schema must be
 announced. A schema the translation cannot express (a type name JSON Schema does not
 have, a property name that is not a string) gets no typed rows.
@@ -25,18 +27,22 @@ import itertools
 from collections.abc import Callable, Mapping
 from functools import partial
 from operator import attrgetter
-from typing import Any, Union
+from typing import Annotated, Any, Union
 
 import msgspec
 
+from tap_loop.results.numbers import exact_number, lossy_hint
 from tap_loop.schemas.inference import (
     _DATE_TIME_FAST,
+    INT64,
     _from_iterable,
     _is_any,
     _of_type,
+    _required,
     _types_of,
     is_date,
     is_date_time,
+    is_decimal_text,
 )
 
 __all__ = ["TypedRows", "to_builtins", "typed_rows"]
@@ -63,7 +69,15 @@ def _dates(strings: set[str]) -> bool:
     return all(map(is_date, strings))
 
 
-_FORMATS: dict[str, Callable[[set[str]], bool]] = {"date-time": _date_times, "date": _dates}
+def _decimal_texts(strings: set[str]) -> bool:
+    return all(map(is_decimal_text, strings))
+
+
+_FORMATS: dict[str, Callable[[set[str]], bool]] = {
+    "date-time": _date_times,
+    "date": _dates,
+    "x-singer.decimal": _decimal_texts,
+}
 
 
 # The probes of one place of the schema (bound with functools.partial), given its values:
@@ -97,6 +111,7 @@ class _Types:
 
     def __init__(self) -> None:
         self.count = itertools.count()
+        self.floats = False  # a node says "number": decoded as a float
 
     def node(self, node: Any) -> tuple[Any, Probe | None]:
         """The type of the values that fit ``node``, and a probe if it holds formats."""
@@ -110,6 +125,7 @@ class _Types:
         for name in dict.fromkeys(names):
             if name in _SCALARS:
                 members.extend(_SCALARS[name])
+                self.floats = self.floats or name == "number"
             elif name == "string":
                 members.append(str)
                 strings = _FORMATS.get(node.get("format"))
@@ -118,9 +134,11 @@ class _Types:
             elif name == "object":
                 props = node.get("properties")
                 if props is None:
+                    if _required(node):
+                        raise _Untranslatable("a free-form object with required keys")
                     members.append(dict)
                     continue
-                struct, probe = self.struct(props)
+                struct, probe = self.struct(props, _required(node))
                 members.append(struct)
                 if probe is not None:
                     probes.append(partial(_kind_probe, struct, probe))
@@ -139,10 +157,20 @@ class _Types:
         kind = Union[tuple(members)] if len(members) > 1 else members[0]  # noqa: UP007
         return kind, _all(probes)
 
-    def struct(self, props: Mapping[str, Any]) -> tuple[type[msgspec.Struct], Probe | None]:
-        """A Struct for an object with these properties (none required, no other field),
-        and a probe for the formats among them, given a list of such Structs."""
-        fields: list[tuple[str, Any, Any]] = []
+    def struct(
+        self,
+        props: Mapping[str, Any],
+        required: Any = (),
+        int64: Any = (),
+        digits: Any = (),
+    ) -> tuple[type[msgspec.Struct], Probe | None]:
+        """A Struct for an object with these properties (only the ``required`` ones
+        required, no other field), and a probe for the formats among them, given a list
+        of such Structs. Fields in ``int64`` (integer fields) take only integers a bigint
+        holds; fields in ``digits`` (strings of digits) take integers too."""
+        if not all(key in props for key in required):
+            raise _Untranslatable("a required key that is not a property")
+        fields: list[Any] = []
         rename: dict[str, str] = {}
         probes: list[Probe] = []
         for index, (key, sub) in enumerate(props.items()):
@@ -151,7 +179,14 @@ class _Types:
             field = f"f{index}"
             rename[field] = key
             kind, probe = self.node(sub)
-            fields.append((field, Union[kind, msgspec.UnsetType], msgspec.UNSET))  # noqa: UP007
+            if key in int64:
+                kind = _INT64 if kind is int else Union[_INT64, None]  # noqa: UP007
+            elif key in digits:
+                kind = Union[kind, int]  # noqa: UP007
+            if key in required:
+                fields.append((field, kind))
+            else:
+                fields.append((field, Union[kind, msgspec.UnsetType], msgspec.UNSET))  # noqa: UP007
             if probe is not None:
                 get = attrgetter(field)
                 probes.append(partial(_field_probe, get, probe))
@@ -160,9 +195,13 @@ class _Types:
             fields,
             rename=rename,
             forbid_unknown_fields=True,
+            kw_only=True,  # required fields anywhere, in the schema's order
             gc=False,
         )
         return struct, _all(probes)
+
+
+_INT64 = Annotated[int, msgspec.Meta(ge=INT64[0], le=INT64[1])]
 
 
 def _all(probes: list[Probe]) -> Probe | None:
@@ -184,20 +223,44 @@ class TypedRows:
     written, strings, nested objects).
     """
 
-    def __init__(self, props: Mapping[str, Any]) -> None:
-        """Raises _Untranslatable (or TypeError...) when msgspec cannot say the schema."""
-        struct, self._probe = _Types().struct(props)
-        self._decode = msgspec.json.Decoder(list[struct]).decode  # type: ignore[valid-type]  # a Struct made at run time
+    def __init__(
+        self,
+        props: Mapping[str, Any],
+        required: Any = (),
+        int64: Any = (),
+        digits: Any = (),
+    ) -> None:
+        """Raises _Untranslatable (or TypeError...) when msgspec cannot say the schema.
+        ``int64`` and ``digits``: see :meth:`SchemaGuard.declare
+        <tap_loop.schemas.row_check.SchemaGuard.declare>`."""
+        types = _Types()
+        struct, self._probe = types.struct(props, required, int64, digits)
+        self._digits = [f"f{index}" for index, key in enumerate(props) if key in digits]
+        #: Floats in free-form places (``Any``) are exact through the hook; a "number"
+        #: node's are msgspec's floats, so text that may hold a long one is not decoded.
+        self._floats = types.floats
+        self._decode = msgspec.json.Decoder(list[struct], float_hook=exact_number).decode  # type: ignore[valid-type]  # a Struct made at run time
         self.fields = {key: f"f{index}" for index, key in enumerate(props)}
 
     def decode(self, text: bytes | bytearray) -> list[Any] | None:
-        """The rows of the JSON array ``text`` as Structs if all fit, else None."""
+        """The rows of the JSON array ``text`` as Structs if all fit, else None (also when
+        a "number" node may meet a number a float would change:
+        :func:`~tap_loop.results.numbers.lossy_hint`)."""
+        if self._floats and lossy_hint(text):
+            return None
         try:
             rows = self._decode(text)
         except (msgspec.ValidationError, msgspec.DecodeError):
             return None
         probe = self._probe
-        return rows if probe is None or probe(rows) else None
+        if probe is not None and not probe(rows):
+            return None
+        for name in self._digits:  # integers of a string-of-digits field: their digits
+            for row in rows:
+                value = getattr(row, name)
+                if type(value) is int:
+                    setattr(row, name, str(value))
+        return rows
 
     def setter(self, values: Mapping[str, Any]) -> Callable[[list[Any]], bool] | None:
         """Sets these fields on each Struct of a list, if no Struct has any of them yet
@@ -222,11 +285,13 @@ class TypedRows:
         return set_all
 
 
-def typed_rows(props: Mapping[str, Any]) -> TypedRows | None:
-    """Typed rows for the object schema with these properties; None when msgspec's
-    types cannot express it exactly."""
+def typed_rows(
+    props: Mapping[str, Any], required: Any = (), int64: Any = (), digits: Any = ()
+) -> TypedRows | None:
+    """Typed rows for the object schema with these properties (and ``required`` keys,
+    ``int64`` and ``digits`` fields); None when msgspec's types cannot express it exactly."""
     try:
-        return TypedRows(props)
+        return TypedRows(props, required, int64, digits)
     except (_Untranslatable, TypeError, ValueError, RecursionError):
         return None
 

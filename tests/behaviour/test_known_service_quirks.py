@@ -67,16 +67,25 @@ def test_a_body_shorter_than_its_content_length_is_still_an_error(sandbox, confi
 
 
 def test_integers_beyond_64_bits_leave_the_tap_exactly(sandbox, config, catalog):
+    """A new field (not in the catalog) of integers beyond 64 bits: declared a string of
+    digits by default (big_integers), its values the strings of Loop's exact digits."""
     sandbox.configure(big_integers=True)
     run = run_tap(config, catalog=catalog)
     assert run.returncode == 0, run.stderr
     sent = {r["id"]: r["bigCounter"] for r in sandbox.expected_rows(START, START + 3 * DAY)}
-    got = {r["id"]: r["bigCounter"] for r in run.records}  # json.loads: exact ints
-    assert got == sent and all(type(v) is int for v in got.values())
+    got = {r["id"]: r["bigCounter"] for r in run.records}
+    assert got == {key: str(value) for key, value in sent.items()}
     assert {v >= 2**64 for v in sent.values()} == {True, False}  # both sides of 2**64
     assert any(v < -(2**63) for v in sent.values())
     for value in sent.values():  # the digits, byte for byte, not a float's
-        assert re.search(rf'"bigCounter":{value}[,}}]', run.stdout), value
+        assert re.search(rf'"bigCounter":"{value}"[,}}]', run.stdout), value
+    schemas = [m for m in run.messages if m["type"] == "SCHEMA"]
+    assert schemas[-1]["schema"]["properties"]["bigCounter"] == {
+        "type": ["string", "null"],
+        "format": "x-singer.decimal",
+    }
+    notes = [line for line in run.stderr.splitlines() if "beyond 64 bits" in line]
+    assert len(notes) == 1 and "'bigCounter'" in notes[0] and "big_integers" in notes[0]
 
 
 # -- unknown export ids -----------------------------------------------------------------

@@ -227,3 +227,31 @@ def test_alias_gets_every_drift_announcement(sandbox, config, catalog):
     assert "sentimentScore" in latest_schemas(run.messages)["loop_report"]["properties"]
     assert_records_fit_their_schema(run.messages)
     assert any("sentimentScore" in r for r in run.records)
+
+
+@pytest.mark.parametrize("catalog_first", [True, False], ids=["catalog", "no-catalog"])
+def test_key_properties_are_non_null_and_a_row_without_its_key_stops_the_run(
+    sandbox, config, catalog_first
+):
+    """Keys are declared non-null and required (both targets make them the primary key);
+    a row whose key is null stops the run with one line naming the field, no traceback,
+    and the bookmark stays before the window that holds it (issue 20)."""
+    chosen = discover({k: v for k, v in config.items() if k != "primary_keys"})
+    schema = stream_entry(chosen)["schema"]
+    assert schema["properties"]["id"] == {"type": "string"}
+    assert schema["required"] == ["id"]
+    refs = ['"r1"'] * 40 + ["null"]  # a null in row 40 of every 41: on the second day
+    sandbox.configure(given_values={"ref": refs})
+    config = {**config, "primary_keys": ["ref"], "schema_sample_rows": 20}
+    found = discover_run(config)
+    assert found.returncode == 0, found.stderr
+    catalog = json.loads(found.stdout)
+    assert stream_entry(catalog)["schema"]["properties"]["ref"] == {"type": "string"}
+    run = run_tap(config, catalog=catalog if catalog_first else None)
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    errors = [line for line in run.stderr.splitlines() if "key property 'ref'" in line]
+    assert len(errors) == 1, run.stderr
+    assert "(null)" in errors[0] and "primary_keys" in errors[0]
+    assert all(r["ref"] == "r1" for r in run.records)
+    assert run.bookmark() in (None, iso(START + DAY))  # never past the row's window

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import random
+from decimal import Decimal
 
 import orjson
 import pytest
@@ -199,11 +200,11 @@ def test_a_huge_row_falls_back_to_ijson_and_still_keeps_big_integers(monkeypatch
     assert [dumps(row) for row in parsed] == BIG_ROWS
 
 
-def test_an_unseekable_huge_row_with_a_big_integer_fails_loudly(monkeypatch):
+def test_an_unseekable_huge_row_with_a_big_integer_is_read_exactly(monkeypatch):
     monkeypatch.setattr(rows, "MAX_BUFFER", 16)
     monkeypatch.setattr(rows, "CHUNK", 8)
-    with pytest.raises(rows.InvalidExport, match="beyond 64 bits"):
-        list(rows.iter_json_rows(io.BufferedReader(_Unseekable(BIG_DATA))))
+    parsed = list(rows.iter_json_rows(io.BufferedReader(_Unseekable(BIG_DATA))))
+    assert [dumps(row) for row in parsed] == BIG_ROWS
 
 
 @pytest.mark.parametrize("body", [b"", b"\xef\xbb\xbf", b"  \n", b"\xef\xbb\xbf[]"])
@@ -289,3 +290,32 @@ def test_a_huge_number_is_typed_number() -> None:
     assert value_schema(row["n"], False) == {"type": "number"}
     assert SchemaGuard({"type": "object", "properties": {"n": {"type": "number"}}}).check(row)
     assert not SchemaGuard({"type": "object", "properties": {"n": {"type": "integer"}}}).check(row)
+
+
+LONG_TEXT = (
+    b'[{"a":9007199254740993.0,"b":[12345678901234567890.5,1.5],'
+    b'"c":{"pi":3.14159265358979323846264338327950288},"d":2.5,"e":-10000000000000000000000000000000000000000},'
+    b'{"a":0.1,"b":[],"c":{"pi":3.0},"d":170141183460469231731687303715884105728,"e":1}]'
+)
+LONG_OUT = [
+    b'{"a":9007199254740993.0,"b":[12345678901234567890.5,1.5],'
+    b'"c":{"pi":3.14159265358979323846264338327950288},"d":2.5,"e":-10000000000000000000000000000000000000000}',
+    b'{"a":0.1,"b":[],"c":{"pi":3.0},"d":170141183460469231731687303715884105728,"e":1}',
+]
+
+
+def test_long_decimals_keep_their_digits_on_the_orjson_path():
+    parsed = list(rows.iter_json_rows(io.BytesIO(LONG_TEXT)))
+    assert [dumps(row) for row in parsed] == LONG_OUT
+    assert type(parsed[0]["a"]) is Decimal and type(parsed[0]["b"][1]) is float
+    assert type(parsed[1]["a"]) is float
+
+
+def test_long_decimals_keep_their_digits_on_the_ijson_path(monkeypatch):
+    monkeypatch.setattr(rows, "MAX_BUFFER", 16)
+    monkeypatch.setattr(rows, "CHUNK", 8)
+    parsed = list(rows.iter_json_rows(io.BytesIO(LONG_TEXT)))
+    assert [dumps(row) for row in parsed] == LONG_OUT
+    assert type(parsed[0]["b"][1]) is float and type(parsed[1]["a"]) is float
+    parsed = list(rows.iter_json_rows(io.BufferedReader(_Unseekable(LONG_TEXT))))
+    assert [dumps(row) for row in parsed] == LONG_OUT

@@ -16,6 +16,7 @@ import pytest
 openpyxl = pytest.importorskip("openpyxl")
 from openpyxl.cell import WriteOnlyCell  # noqa: E402
 
+from tap_loop.core.output import dumps  # noqa: E402
 from tap_loop.results.xlsx_rows import (  # noqa: E402
     XlsxSupportMissing,
     iter_xlsx_rows,
@@ -340,3 +341,35 @@ def test_records_from_rows_takes_other_readers_values() -> None:
 def test_normalise_cell(value: Any, expected: Any) -> None:
     result = normalise_cell(value)
     assert result == expected and type(result) is type(expected)
+
+
+def test_number_cells_a_float_cannot_hold_keep_their_digits(tmp_path: Path) -> None:
+    """A number cell's text with more digits than a float holds is a Decimal of them
+    (openpyxl would make it a float); short ones stay floats, integers ints."""
+    path = write_book(tmp_path / "long.xlsx", [["a", "b", "c", "d"], [1.25, 2.5, 3.75, 4]])
+    texts = {
+        "1.25": "12345678901234567890.5",
+        "2.5": "3.14159265358979323846264338327950288",
+        "4": "170141183460469231731687303715884105728",
+    }
+    with zipfile.ZipFile(path) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    xml = members["xl/worksheets/sheet1.xml"]
+    for short, long in texts.items():
+        xml = xml.replace(b"<v>" + short.encode() + b"</v>", b"<v>" + long.encode() + b"</v>")
+    members["xl/worksheets/sheet1.xml"] = xml
+    with zipfile.ZipFile(path, "w") as target:
+        for name, data in members.items():
+            target.writestr(name, data)
+    (row,) = list(iter_xlsx_rows(path))
+    assert row == {
+        "a": Decimal("12345678901234567890.5"),
+        "b": Decimal("3.14159265358979323846264338327950288"),
+        "c": 3.75,
+        "d": 2**127,
+    }
+    assert type(row["c"]) is float
+    assert dumps(row) == (
+        b'{"a":12345678901234567890.5,"b":3.14159265358979323846264338327950288,'
+        b'"c":3.75,"d":170141183460469231731687303715884105728}'
+    )

@@ -7,12 +7,16 @@ import json
 import math
 import random
 import struct
+import sys
+from decimal import Decimal
 from typing import Any
 
 import orjson
 import pytest
 
 from tap_loop.core.output import dumps
+from tap_loop.results.json_rows import _parse_array
+from tap_loop.results.numbers import lossy_hint
 from tap_loop.schemas.inference import (
     infer_schema,
 )
@@ -60,8 +64,8 @@ def test_typed_rows_accept_exactly_what_orjson_accepts_and_read_the_same(text: b
         got = [to_builtins(row) for row in decoded]
         assert got == expected and [type(r["a"]) for r in got] == [type(r["a"]) for r in expected]
         assert [dumps(row) for row in decoded] == [dumps(row) for row in expected]
-    else:
-        assert text == b'[{"a":1e400}]'  # beyond a float: orjson's inf, refused by msgspec
+    else:  # beyond a float (orjson's inf, refused by msgspec), or 17 digits: not sure
+        assert text == b'[{"a":1e400}]' or lossy_hint(text)
 
 
 def test_typed_rows_read_every_float_as_orjson_does() -> None:
@@ -76,14 +80,29 @@ def test_typed_rows_read_every_float_as_orjson_does() -> None:
     texts = [repr(v) for v in values] + [f"{v:.17e}" for v in values[:2000]]
     texts += [f"{rng.randint(0, 10**20)}.{rng.randint(0, 10**25)}e{rng.randint(-280, 280)}"
               for _ in range(2000)]  # fmt: skip
-    text = ("[" + ",".join('{"a":' + t + "}" for t in texts) + "]").encode()
     typed = SchemaGuard({"type": "object", "properties": {"a": {"type": "number"}}}).typed
     assert typed is not None
+    short = [t for t in texts if not lossy_hint(t.encode())]
+    assert len(short) > len(texts) // 3
+    text = ("[" + ",".join('{"a":' + t + "}" for t in short) + "]").encode()
     decoded = typed.decode(text)
     assert decoded is not None
     parsed = orjson.loads(text)
     assert [to_builtins(row)["a"] for row in decoded] == [row["a"] for row in parsed]
     assert [dumps(row) for row in decoded] == [dumps(row) for row in parsed]
+    # Text that may hold a number a float changes is left to the reader, which keeps it.
+    longer = ("[" + ",".join('{"a":' + t + "}" for t in texts) + "]").encode()
+    assert typed.decode(longer) is None
+    exact = _parse_array(longer)
+    normal = [(row["a"], t) for row, t in zip(exact, texts, strict=True) if _normal(t)]
+    assert len(normal) > len(texts) * 0.9
+    assert all(Decimal(str(value)) == Decimal(t) for value, t in normal)
+    assert any(type(value) is Decimal for value, _ in normal)
+
+
+def _normal(text: str) -> bool:
+    """Not a number a float makes subnormal or zero (kept as that float)."""
+    return not 0 < abs(float(text)) < sys.float_info.min
 
 
 def _assert_typed_agrees(g: SchemaGuard, rows: list[Any]) -> bool:
@@ -95,6 +114,8 @@ def _assert_typed_agrees(g: SchemaGuard, rows: list[Any]) -> bool:
     parsed = json.loads(text)
     assert g.typed is not None
     typed = g.typed.decode(text)
+    if typed is None and lossy_hint(text):
+        return False  # not sure: the reader parses and checks these rows one by one
     expected = all(_fits(g.schema, row) for row in parsed)
     assert (typed is not None) is expected, (g.schema, parsed)
     if typed is None:
@@ -174,16 +195,17 @@ def test_typed_rows_nested_lists_dates_numbers_and_missing_keys() -> None:
     g = SchemaGuard(schema)
     typed = g.typed
     assert typed is not None
-    good = {"events": [{"at": "2026-11-01T12:00:00Z", "n": 10**30, "x": 3, "by": {"e": "x"}}]}
+    good = {"events": [{"at": "2026-11-01T12:00:00Z", "n": 2**50, "x": 3, "by": {"e": "x"}}]}
     leap = {"events": [{"at": "2024-02-29T00:00:00Z", "x": 2.5}], "day": "2024-02-29"}
     rows = [good, {}, {"events": None}, {"events": []}, leap, {"day": "2026-11-01"}]
     decoded = typed.decode(orjson_like(rows))
     assert decoded is not None and [to_builtins(row) for row in decoded] == rows
     assert (
         dumps(decoded[0])
-        == b'{"events":[{"at":"2026-11-01T12:00:00Z","n":%d,"x":3,' % (10**30)
-        + b'"by":{"e":"x"}}]}'
-    )  # 3 stays an integer, 10**30 exact
+        == b'{"events":[{"at":"2026-11-01T12:00:00Z","n":%d,"x":3,' % (2**50) + b'"by":{"e":"x"}}]}'
+    )  # 3 stays an integer
+    # 17 digits or more where the schema says "number" somewhere: left to the reader
+    assert typed.decode(orjson_like([{"events": [{"n": 10**30}]}])) is None
     for bad in [
         {"events": [{"at": "2026-02-29T00:00:00Z"}]},  # no such day
         {"events": [{"at": "2026-11-01 12:00:00Z"}]},  # msgspec's datetime would take it
