@@ -122,6 +122,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="rows carry Loop fields named like the tap's (_loop_window_end, ...)",
     )
+    p.add_argument(
+        "--warehouse-shapes",
+        action="store_true",
+        help="rows carry long decimals, integers beyond 64 bits, arrays of arrays, ... "
+        "(docs/sandbox.md)",
+    )
+    p.add_argument(
+        "--numbers-between",
+        type=int,
+        nargs=2,
+        default=None,
+        metavar=("FROM", "UNTIL"),
+        help="with --warehouse-shapes: countA is a number at FROM <= t < UNTIL (epochs)",
+    )
     p.add_argument("--workdir", default=None, help="where rendered results go (default tmp)")
     p.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
     return p.parse_args(argv)
@@ -160,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         custom_fields=args.custom_fields,
         deep_nesting=args.deep_nesting,
         tap_named_fields=args.tap_named_fields,
+        warehouse_shapes=args.warehouse_shapes,
+        numbers_between=args.numbers_between,
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

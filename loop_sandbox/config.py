@@ -20,6 +20,8 @@ ROW_OPTIONS = (
     "custom_fields",
     "deep_nesting",
     "tap_named_fields",
+    "warehouse_shapes",
+    "numbers_between",
     "given_values",
 )
 
@@ -51,6 +53,8 @@ class SandboxConfig:
     custom_fields: int = 0
     deep_nesting: int = 0
     tap_named_fields: bool = False
+    warehouse_shapes: bool = False
+    numbers_between: tuple[int, int] | None = None
     given_values: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def updated(self, **options: Any) -> SandboxConfig:
@@ -59,6 +63,8 @@ class SandboxConfig:
         unknown = sorted(set(options) - names)
         if unknown:
             raise ValueError(f"unknown option(s): {', '.join(unknown)}")
+        if options.get("numbers_between") is not None:
+            options["numbers_between"] = tuple(options["numbers_between"])
         if "given_values" in options:
             options["given_values"] = _given(options["given_values"])
         if "allowed_impersonation" in options:
@@ -84,6 +90,12 @@ class SandboxConfig:
             value = getattr(self, count)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{count} must be a non-negative integer")
+        between = self.numbers_between
+        if between is not None and (
+            len(between) != 2
+            or not all(isinstance(x, int) and not isinstance(x, bool) for x in between)
+        ):
+            raise ValueError("numbers_between must be two epoch seconds [from, until] or null")
         if self.unknown_export_status not in (400, 404, 410):
             raise ValueError("unknown_export_status must be 400, 404 or 410")
         if self.bad_content_type_status not in (400, 415):
@@ -99,6 +111,7 @@ class SandboxConfig:
             "credential_query",
             "edge_values",
             "tap_named_fields",
+            "warehouse_shapes",
         ):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be a boolean")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -10,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,8 @@ class RenderSpec:
     custom_fields: int = 0
     deep_nesting: int = 0
     tap_named_fields: bool = False
+    warehouse_shapes: bool = False
+    numbers_between: tuple[int, int] | None = None
     given_values: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def rows(self, *, fresh: bool = False) -> Iterator[dict[str, Any]]:
@@ -91,7 +95,22 @@ class Rendering:
         return CONTENT_TYPES[self.spec.result_format]
 
 
-def _dumps(rows: list[dict[str, Any]], edge_values: bool = False) -> bytes:
+#: A Decimal's JSON text, marked while the stdlib writes the rest (see :func:`_dumps`).
+_DECIMAL = re.compile(r'"\\u0000D:([-+0-9.eE]+)\\u0000"')
+
+
+def _mark_decimal(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return f"\0D:{value}\0"
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def _dumps(rows: list[dict[str, Any]], edge_values: bool = False, decimals: bool = False) -> bytes:
+    """JSON text of ``rows``; with ``decimals``, a ``Decimal`` is written as its own
+    digits, unrounded."""
+    if decimals:
+        text = json.dumps(rows, separators=(",", ":"), ensure_ascii=False, default=_mark_decimal)
+        return _DECIMAL.sub(r"\1", text).encode()
     if edge_values:  # lone surrogates as \\u escapes, infinities as 1e400 / -1e400
         return json.dumps(rows, separators=(",", ":")).replace(":Infinity", ":1e400").encode()
     try:
@@ -119,13 +138,13 @@ def write_json(spec: RenderSpec, path: Path) -> int:
             if len(batch) >= BATCH_ROWS:
                 if count:
                     out.write(b",\n")
-                out.write(memoryview(_dumps(batch, spec.edge_values))[1:-1])
+                out.write(memoryview(_dumps(batch, spec.edge_values, spec.warehouse_shapes))[1:-1])
                 count += len(batch)
                 batch.clear()
         if batch:
             if count:
                 out.write(b",\n")
-            out.write(memoryview(_dumps(batch, spec.edge_values))[1:-1])
+            out.write(memoryview(_dumps(batch, spec.edge_values, spec.warehouse_shapes))[1:-1])
             count += len(batch)
         out.write(b"]")
     if count == 0 and spec.empty_as_zero_bytes:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import random
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -109,6 +110,8 @@ def generate_rows(
     custom_fields: int = 0,
     deep_nesting: int = 0,
     tap_named_fields: bool = False,
+    warehouse_shapes: bool = False,
+    numbers_between: tuple[int, int] | None = None,
     given_values: tuple[tuple[str, tuple[str, ...]], ...] = (),
 ) -> Iterator[dict[str, Any]]:
     """Yield the rows of the inclusive window ``[start, end]`` in time order.
@@ -130,11 +133,14 @@ def generate_rows(
     type. With ``deep_nesting`` N, every row carries ``deep``, objects nested N levels
     (``{"level": {"level": ... {"k": k}}}``). With ``tap_named_fields``, every row carries
     Loop fields named like the tap's own: ``_loop_window_start``, ``_loop_window_end``
-    (date-times of Loop's) and ``_loop_export_id``. With ``given_values`` (pairs of a
-    field name and JSON texts), row ``k`` carries each such field with the ``k % n``-th
-    of its ``n`` texts, written into the export as it is (an ``orjson.Fragment``:
-    ``9007199254740993.0`` keeps its digits); a field named like a generated one
-    replaces it. JSON exports only, and not with ``big_integers`` or ``edge_values``.
+    (date-times of Loop's) and ``_loop_export_id``. With ``warehouse_shapes``, every row
+    carries the shapes of :func:`warehouse_fields` (long decimals as ``Decimal``, written
+    with all their digits); ``numbers_between`` ``(from, until)``: its ``countA`` is a
+    number with a fraction at ``from <= t < until``, an integer elsewhere. With
+    ``given_values`` (pairs of a field name and JSON texts), row ``k`` carries each such
+    field with the ``k % n``-th of its ``n`` texts, written into the export as it is (an
+    ``orjson.Fragment``: ``9007199254740993.0`` keeps its digits); a field named like a
+    generated one replaces it. JSON exports only, and not with ``big_integers`` or ``edge_values``.
     """
     step, per = slot_params(rows_per_day)
     teams = pools.TEAMS
@@ -258,12 +264,47 @@ def generate_rows(
             row["_loop_window_start"] = created
             row["_loop_window_end"] = f"{created[:10]}T23:59:59Z"
             row["_loop_export_id"] = f"loop-{k}"
+        if warehouse_shapes:
+            fraction = numbers_between is not None and numbers_between[0] <= t < numbers_between[1]
+            row.update(warehouse_fields(k, t, fraction))
         for name, texts in given_values:
             fragment: Any = orjson.Fragment(texts[k % len(texts)])
             row[name] = fragment
         if shuffled_keys:
             row = _shuffled(row, random.Random(h))
         yield row
+
+
+#: Decimals beyond a double's 17 significant digits (and one a double holds exactly).
+LONG_DECIMALS = (
+    "9007199254740993.0",
+    "12345678901234567890.5",
+    "3.14159265358979323846264338327950288",
+    "0.1",
+)
+#: Integers beyond 64 bits: 2^127 and -10^40.
+HUGE_INTEGERS = (2**127, -(10**40))
+#: Offsets of ``seenAt`` (as written), with the fractions of a second it carries in turn.
+_OFFSETS = ((7200, "+02:00"), (-19800, "-05:30"), (0, "Z"))
+_FRACTIONS = ("", ".123456", ".123456789")
+
+
+def warehouse_fields(k: int, t: int, fraction: bool) -> dict[str, Any]:
+    """Row ``k``'s (at epoch ``t``) shapes a warehouse must store exactly: long decimals,
+    integers beyond 64 bits, arrays of arrays, text with non-BMP characters, empty
+    strings, date-times with offsets (and nanoseconds), and ``countA``: ``k`` or, with
+    ``fraction``, ``k + 0.25``."""
+    offset, zone = _OFFSETS[k % 3]
+    local = _dt.datetime.fromtimestamp(t + offset, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return {
+        "longDecimal": Decimal(LONG_DECIMALS[k % 4]),
+        "hugeInteger": HUGE_INTEGERS[k % 2],
+        "matrix": [[k % 7, 2], [3], []] if k % 2 else [[1]],
+        "countA": k + 0.25 if fraction else k,
+        "unicodeText": f"Grüße 👋 {k} 日本 𝄞",
+        "emptyText": "" if k % 2 else f"note {k}",
+        "seenAt": f"{local}{_FRACTIONS[k % 3]}{zone}",
+    }
 
 
 def _custom_fields(k: int, count: int) -> dict[str, Any]:

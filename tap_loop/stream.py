@@ -50,6 +50,7 @@ from tap_loop.progress import Progress
 from tap_loop.results.json_rows import Batch, InvalidExport
 from tap_loop.results.open import open_batches, rows_digest
 from tap_loop.run_exports import RunExports, StreamExports
+from tap_loop.schemas import announced
 from tap_loop.schemas.build import build_schema, ensure_key_fields, keep_loop_fields
 from tap_loop.schemas.inference import allow_deep_values
 from tap_loop.schemas.tracker import SchemaTracker
@@ -166,6 +167,7 @@ class ReportStream(Stream):
         stream the stream maps make of it)."""
         set_stream_schema(self, schema)
         self.primary_keys = keys
+        announced.widen_stream(self, self.loop_tap.mapper, self.settings.schema_overrides)
         self._tracker = self._new_tracker()
         self._tracker.announce()
 
@@ -514,7 +516,9 @@ class ReportStream(Stream):
 
         A private singer-sdk override: see :mod:`tap_loop.core.sdk_private`, entry 7."""
         if self.first_schema is None or not self.first_schema.pending:
+            announced.widen_stream(self, self.loop_tap.mapper, self.settings.schema_overrides)
             super()._write_schema_message()
+            announced.remember(self.stream_state, self.schema)
 
     def _fast_records(self) -> bool:
         """True when singer-sdk's general path would write each row unchanged, under the

@@ -15,7 +15,7 @@ from singer_sdk import singerlib as singer
 from singer_sdk.mapper import RemoveRecordTransform
 
 from tap_loop.core.errors import LoopTapError
-from tap_loop.core.sdk_private import refresh_stream_maps, selected_schema, set_stream_schema
+from tap_loop.schemas import announced, unloadable
 from tap_loop.schemas.inference import _required, big_integer_note
 from tap_loop.schemas.row_check import SchemaGuard, fits
 
@@ -56,10 +56,7 @@ class SchemaTracker:
         self.big_integers = big_integers or "string"
         self.guard = SchemaGuard(stream.effective_schema, max_object_keys, big_integers)
         self.schema = self.guard.schema
-        mask = stream.mask
-        self.pinned = any(
-            not selected for breadcrumb, selected in mask.items() if len(breadcrumb) >= 2
-        )
+        self.pinned = announced.pinned(stream)
         self._told: set[str] = set()
 
     def decode(self, text: bytes | bytearray) -> list[t.Any] | None:
@@ -102,9 +99,11 @@ class SchemaTracker:
                 return changed
         self._check_keys(row)
         changes = self.guard.changes(row)
-        self.schema = self.guard.widen(row)
+        before, self.schema = self.schema, self.guard.widen(row)
         for change in changes:
             self._tell(change, "Schema drift: %s; announcing a wider schema")
+        for name in unloadable.to_string(before, self.schema):
+            unloadable.warn(name, self.stream.name)
         self.announce()
         if self.guard.declares:
             self._declare(row)  # a new field's first value may be beyond 64 bits
@@ -146,14 +145,8 @@ class SchemaTracker:
         stream maps make of ``report`` (aliases, projections, flattening), as they
         transform it, through singer-sdk's public mapper API."""
         stream = self.stream
-        mapper = self.mapper
         schema = self.schema  # the guard's copy, owned by this tracker
-        # The general path prunes with ``stream.schema``, conforms with its effective one.
-        set_stream_schema(stream, schema)
-        # Pruned as singer-sdk pruned the catalog's schema when it registered it.
-        selected = selected_schema(stream.name, schema, stream.mask)
-        mapper.register_raw_stream_schema(stream.name, selected, stream.primary_keys)
-        maps = refresh_stream_maps(stream, mapper)
+        maps = announced.register(stream, self.mapper, schema)
         bookmark_keys = [stream.replication_key] if stream.replication_key else None
         for stream_map in maps:
             if isinstance(stream_map, RemoveRecordTransform):
@@ -166,3 +159,4 @@ class SchemaTracker:
                     bookmark_keys,
                 )
             )
+        announced.remember(stream.stream_state, schema)  # the next STATE carries it

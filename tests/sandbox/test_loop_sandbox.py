@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -121,6 +122,40 @@ def test_local_time_matches_zoneinfo_across_dst():
 def test_drift_after_adds_field():
     rows = list(generate_rows(DAY0, DAY0 + 86400, drift_after=DAY0 + 43200))
     assert ["sentimentScore" in r for r in rows] == [i >= 48 for i in range(97)]
+
+
+def test_warehouse_shapes_are_served_with_every_digit(sb):
+    """``warehouse_shapes``: long decimals go out with all their digits (as the file's
+    text, not a float's), integers beyond 64 bits, arrays of arrays, ...; countA is a
+    number only inside ``numbers_between``."""
+    sb.configure(warehouse_shapes=True, numbers_between=[DAY0 + 3600, DAY0 + 7200])
+    body = {"start": DAY0, "end": DAY0 + 3 * 3600}
+    text = requests.get(export_url(sb, body), timeout=10).text
+    for digits in (
+        "9007199254740993.0",
+        "12345678901234567890.5",
+        "3.14159265358979323846264338327950288",
+    ):
+        assert f'"longDecimal":{digits},' in text
+    assert f'"hugeInteger":{2**127},' in text and f'"hugeInteger":{-(10**40)},' in text
+    rows = json.loads(text, parse_float=Decimal)
+    expected = sb.expected_rows(DAY0, DAY0 + 3 * 3600)
+    assert [r["longDecimal"] for r in rows] == [r["longDecimal"] for r in expected]
+    floats = json.loads(text)  # the other fields as expected_rows gives them
+    assert [{**r, "longDecimal": None} for r in floats] == [
+        {**r, "longDecimal": None} for r in expected
+    ]
+    kinds = [(slot_t(r), type(r["countA"])) for r in expected]
+    assert all((DAY0 + 3600 <= t < DAY0 + 7200) == (kind is float) for t, kind in kinds)
+    assert {type(r["countA"]) for r in expected} == {int, float}
+    assert any(r["matrix"] == [[r["matrix"][0][0], 2], [3], []] for r in rows)
+    assert {r["emptyText"] for r in rows} >= {""}
+    assert all("𝄞" in r["unicodeText"] for r in rows)
+    assert {r["seenAt"][-6:] for r in rows} >= {"+02:00", "-05:30"}
+
+
+def slot_t(row: dict[str, Any]) -> int:
+    return int(dt.datetime.fromisoformat(row["createdAt"].replace("Z", "+00:00")).timestamp())
 
 
 # --- lifecycle --------------------------------------------------------------------------
