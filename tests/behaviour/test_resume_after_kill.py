@@ -19,6 +19,7 @@ from tests.helpers import (
     DAY,
     EPOCH_2026_11_01,
     PATHS,
+    SCRATCH,
     iso,
     parse_messages,
     row_ids,
@@ -206,12 +207,15 @@ def test_killed_mid_download_resumes_without_loss(sandbox, config, catalog):
     sandbox.add_fault(
         {"target": "download", "kind": "delay", "seconds": 30, "after_fraction": 0.5, "skip": 1}
     )
-    process = subprocess.Popen(
-        tap_command({**config, "max_concurrent_exports": 1}, None, catalog),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=tap_env(),
-    )
+    assert SCRATCH.folder is not None
+    output = SCRATCH.folder / "killed-stdout.jsonl"  # a file: a pipe would fill and block
+    with output.open("wb") as out_file:
+        process = subprocess.Popen(
+            tap_command({**config, "max_concurrent_exports": 1}, None, catalog),
+            stdout=out_file,
+            stderr=subprocess.DEVNULL,
+            env=tap_env(),
+        )
     # The second download is the stalled one: wait until its answer has begun.
     wait_until(
         lambda: (
@@ -220,8 +224,9 @@ def test_killed_mid_download_resumes_without_loss(sandbox, config, catalog):
         "the stalled download to start answering",
     )
     process.send_signal(signal.SIGKILL)
-    out, _ = process.communicate(timeout=30)
-    before = parse_messages(out.decode())
+    process.wait(timeout=30)
+    assert process.returncode == -9  # really killed
+    before = parse_messages(output.read_text())
     sandbox.clear_faults()
     after = run_tap(config, state=last_state(before), catalog=catalog)
     assert after.returncode == 0, after.stderr
