@@ -38,7 +38,7 @@ from tap_loop.core.sdk_private import set_stream_schema, write_starting_replicat
 from tap_loop.core.signals import STOP, StopRequested
 from tap_loop.first_schema import FirstSchema
 from tap_loop.loop_api.budget import ExportBudget
-from tap_loop.loop_api.inflight import request_fingerprint
+from tap_loop.loop_api.inflight import request_fingerprint, request_identity
 from tap_loop.loop_api.lifecycle import (
     MAX_INVALID_DOWNLOADS,
     CompletedExport,
@@ -283,12 +283,10 @@ class ReportStream(Stream):
     def request_filters(self) -> dict[str, t.Any]:
         """What this run's exports are filtered by: ids per filter field, and the user
         impersonated (kept with the bookmark, see :mod:`tap_loop.state_book`)."""
-        settings = self.settings
-        filters: dict[str, t.Any] = {
-            field: sorted(set(ids)) for field, ids in settings.filters.items()
-        }
-        if settings.impersonate_user:
-            filters["impersonateUser"] = settings.impersonate_user
+        identity = request_identity(self.settings)
+        filters = {field: identity[field] for field in self.settings.filters}
+        if identity["impersonateUser"]:
+            filters["impersonateUser"] = identity["impersonateUser"]
         return filters
 
     def _check_filters(self) -> None:

@@ -37,8 +37,9 @@ IN_FLIGHT = "exports_in_flight"
 EPOCH_RANGE = (0, 253_402_300_799)
 
 
-def request_fingerprint(settings: Settings) -> str:
-    """A short hash of what an export holds, apart from its window."""
+def request_identity(settings: Settings) -> dict[str, t.Any]:
+    """What decides what an export holds, apart from its window: the export body's fields
+    (lists of ids sorted, without repeats), the impersonated user and the API URL."""
     body = settings.export_body(0, 0)
     body.pop("start", None)
     body.pop("end", None)
@@ -47,7 +48,12 @@ def request_fingerprint(settings: Settings) -> str:
     }
     identity["impersonateUser"] = settings.impersonate_user
     identity["apiUrl"] = settings.api_url
-    text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    return identity
+
+
+def request_fingerprint(settings: Settings) -> str:
+    """A short hash of what an export holds, apart from its window."""
+    text = json.dumps(request_identity(settings), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
