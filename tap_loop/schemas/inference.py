@@ -357,7 +357,7 @@ def _types_of(node: Mapping[str, Any]) -> list[str] | None:
     return [t] if isinstance(t, str) else list(t)
 
 
-def _required(node: Mapping[str, Any]) -> tuple[str, ...]:
+def required_fields(node: Mapping[str, Any]) -> tuple[str, ...]:
     """The names an object node requires (``required``; ignored unless a list of names)."""
     names = node.get("required")
     if type(names) is not list or not all(type(name) is str for name in names):

@@ -33,7 +33,6 @@ from tap_loop.schemas.inference import (
     _is_any,
     _json_type_slow,
     _NoneType,
-    _required,
     _types_of,
     big_integer_schema,
     holds_digits,
@@ -42,6 +41,7 @@ from tap_loop.schemas.inference import (
     is_date_time,
     json_type,
     merge_schemas,
+    required_fields,
     value_schema,
 )
 from tap_loop.schemas.typed_rows import TypedRows, typed_rows
@@ -63,7 +63,7 @@ def fits(node: Any, value: Any) -> bool:
         check = _FORMAT_CHECKS.get(node.get("format"))
         return check is None or check(value)
     if t == "object":
-        required = _required(node)
+        required = required_fields(node)
         if required and not all(k in value for k in required):
             return False
         props = node.get("properties")
@@ -309,7 +309,7 @@ class _CheckSource:
             if fmt_check is not None:
                 fast.discard(str)
         props = None
-        if "object" in names and _required(node):
+        if "object" in names and required_fields(node):
             node_name = self.const(node, "_NODE")  # rare below the row: the reference check
             self.emit(indent, f"if not fits({node_name}, {var}):")
             self.emit(indent + 1, "return False")
@@ -470,7 +470,7 @@ class SchemaGuard:
         if self._props is None:
             self.check, self.typed = _accept_all, None
         else:
-            required = _required(schema)
+            required = required_fields(schema)
             self.check = _generated_checker(self._props, required)
             self.typed = typed_rows(self._props, required, self._int64, self._digits)
 

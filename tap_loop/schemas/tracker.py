@@ -16,7 +16,7 @@ from singer_sdk.mapper import RemoveRecordTransform
 
 from tap_loop.core.errors import LoopTapError
 from tap_loop.schemas import announced, unloadable
-from tap_loop.schemas.inference import _required, big_integer_note
+from tap_loop.schemas.inference import big_integer_note, required_fields
 from tap_loop.schemas.row_check import SchemaGuard, fits
 
 if t.TYPE_CHECKING:
@@ -125,7 +125,7 @@ class SchemaTracker:
         """Raise :class:`MissingKey` if the row lacks a value for a required key property
         whose schema refuses null."""
         props = self.schema.get("properties") or {}
-        for key in _required(self.schema):
+        for key in required_fields(self.schema):
             if row.get(key) is None and (key not in row or not fits(props.get(key), None)):
                 where = row.get("_loop_export_id")
                 raise MissingKey(

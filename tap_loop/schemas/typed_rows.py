@@ -38,11 +38,11 @@ from tap_loop.schemas.inference import (
     _from_iterable,
     _is_any,
     _of_type,
-    _required,
     _types_of,
     is_date,
     is_date_time,
     is_decimal_text,
+    required_fields,
 )
 
 __all__ = ["TypedRows", "to_builtins", "typed_rows"]
@@ -134,11 +134,11 @@ class _Types:
             elif name == "object":
                 props = node.get("properties")
                 if props is None:
-                    if _required(node):
+                    if required_fields(node):
                         raise _Untranslatable("a free-form object with required keys")
                     members.append(dict)
                     continue
-                struct, probe = self.struct(props, _required(node))
+                struct, probe = self.struct(props, required_fields(node))
                 members.append(struct)
                 if probe is not None:
                     probes.append(partial(_kind_probe, struct, probe))
