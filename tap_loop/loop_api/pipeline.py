@@ -69,7 +69,6 @@ class ExportPipeline:
         self.on_created = on_created
         self.on_abandoned = on_abandoned
         self.on_idle = on_idle
-        self.clock = clock
         self.started = 0
         self.consumed = 0
         self._closed = False
