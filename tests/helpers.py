@@ -257,3 +257,27 @@ def copy_of_working_tree(dest: Path) -> Path:
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dest / name)
     return dest
+
+
+def start_tap(config: dict, state: dict | None = None, catalog: dict | None = None):
+    """The tap as a process, its stdout and stderr piped (text)."""
+    return subprocess.Popen(
+        tap_command(config, state, catalog),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=tap_env(),
+        text=True,
+    )
+
+
+def read_until(process: subprocess.Popen, predicate, deadline_s: float = 60) -> list[dict]:
+    """Messages the tap printed up to (and including) the first one matching predicate."""
+    messages: list[dict] = []
+    deadline = time.monotonic() + deadline_s
+    assert process.stdout is not None
+    for line in process.stdout:
+        messages.append(json.loads(line))
+        if predicate(messages[-1]):
+            return messages
+        assert time.monotonic() < deadline, "the tap never reached the expected point"
+    raise AssertionError(f"the tap ended before the expected point: {process.wait()}")

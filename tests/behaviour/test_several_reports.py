@@ -7,7 +7,6 @@ from __future__ import annotations
 import collections
 import json
 import signal
-import subprocess
 import typing as t
 
 import pytest
@@ -21,9 +20,9 @@ from tests.helpers import (
     error_lines,
     expected_ids,
     iso,
+    read_until,
     run_tap,
-    tap_command,
-    tap_env,
+    start_tap,
 )
 
 START = EPOCH_2026_11_01
@@ -208,26 +207,10 @@ def test_a_report_filter_change_names_the_report(sandbox, config):
     assert "Report support:" in line and "'support'" in line and "bookmarks.support" in line
 
 
-def _kill_when_both_in_flight(config, state=None):
-    process = subprocess.Popen(
-        tap_command(config, state),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=tap_env(),
-        text=True,
-    )
-    messages = []
-    assert process.stdout is not None
-    for line in process.stdout:
-        messages.append(json.loads(line))
-        if messages[-1]["type"] == "STATE":
-            bookmarks = messages[-1]["value"].get("bookmarks", {})
-            if all(bookmarks.get(n, {}).get("exports_in_flight") for n in ("support", "sales")):
-                process.send_signal(signal.SIGKILL)
-                break
-    process.wait(timeout=60)
-    assert process.returncode == -9  # really killed
-    return messages
+def _both_in_flight(message: dict) -> bool:
+    """A STATE holding exports in flight of both streams."""
+    bookmarks = message["value"].get("bookmarks", {}) if message["type"] == "STATE" else {}
+    return all(bookmarks.get(n, {}).get("exports_in_flight") for n in ("support", "sales"))
 
 
 def test_sigkill_resumes_every_stream_without_loss_or_new_exports(sandbox, config):
@@ -235,8 +218,14 @@ def test_sigkill_resumes_every_stream_without_loss_or_new_exports(sandbox, confi
     all out; the next run polls them instead of creating them again."""
     sandbox.configure(processing_seconds=2.0)
     cfg = {**config, "reports": REPORTS[:2], "max_concurrent_exports": 4, "window_days": 1.5}
-    messages = _kill_when_both_in_flight(cfg)
-    state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+    process = start_tap(cfg)
+    try:
+        messages = read_until(process, _both_in_flight)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.communicate(timeout=60)
+    assert process.returncode == -9  # really killed
+    state = messages[-1]["value"]
     assert state is not None
     saved = {
         name: set(state["bookmarks"][name]["exports_in_flight"].values())
@@ -262,22 +251,9 @@ def test_sigkill_resumes_every_stream_without_loss_or_new_exports(sandbox, confi
 def test_sigterm_mid_run_keeps_every_streams_exports_and_resumes(sandbox, config):
     sandbox.configure(processing_seconds=3.0)
     cfg = {**config, "reports": REPORTS[:2], "max_concurrent_exports": 4, "window_days": 1.5}
-    process = subprocess.Popen(
-        tap_command(cfg),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=tap_env(),
-        text=True,
-    )
-    assert process.stdout is not None
-    lines = []
-    for line in process.stdout:
-        lines.append(json.loads(line))
-        if lines[-1]["type"] == "STATE":
-            bookmarks = lines[-1]["value"].get("bookmarks", {})
-            if all(bookmarks.get(n, {}).get("exports_in_flight") for n in ("support", "sales")):
-                process.send_signal(signal.SIGTERM)
-                break
+    process = start_tap(cfg)
+    lines = read_until(process, _both_in_flight)
+    process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 128 + signal.SIGTERM, err[-2000:]
     lines += [json.loads(line) for line in out.splitlines() if line.strip()]

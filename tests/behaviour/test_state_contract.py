@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import signal
-import subprocess
 import time
 
 import pytest
@@ -24,36 +23,13 @@ from tests.helpers import (
     expected_ids,
     iso,
     parse_messages,
+    read_until,
     row_ids,
     run_tap,
-    tap_command,
-    tap_env,
+    start_tap,
 )
 
 START = EPOCH_2026_11_01
-
-
-def start_tap(config: dict, state: dict | None = None, catalog: dict | None = None):
-    return subprocess.Popen(
-        tap_command(config, state, catalog),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=tap_env(),
-        text=True,
-    )
-
-
-def read_until(process: subprocess.Popen, predicate, deadline_s: float = 60) -> list[dict]:
-    """Messages the tap printed up to (and including) the first one matching predicate."""
-    messages: list[dict] = []
-    deadline = time.monotonic() + deadline_s
-    assert process.stdout is not None
-    for line in process.stdout:
-        messages.append(json.loads(line))
-        if predicate(messages[-1]):
-            return messages
-        assert time.monotonic() < deadline, "the tap never reached the expected point"
-    raise AssertionError(f"the tap ended before the expected point: {process.wait()}")
 
 
 def kill_when_in_flight(config: dict, catalog: dict | None = None) -> dict:
